@@ -1,0 +1,199 @@
+// matmul() orchestration: activation quantization, the decode path (one unpacked weight row
+// against each token) and the prefill path (tiles of weight rows against 16-token lane sets),
+// parallelised over output rows. Kernels live in matmul_qdot.cpp / matmul_float.cpp /
+// matmul_unpack.cpp; the representation is described in matmul_internal.h.
+#include "core/kernels/matmul.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "core/kernels/matmul_internal.h"
+#include "core/kernels/quant.h"
+#include "core/kernels/thread_pool.h"
+
+namespace duet::kernels {
+namespace {
+
+using namespace detail;
+
+// Below this many tokens each weight row is unpacked once and dotted with every token; from
+// here on the lane-per-token tiles win (they need AVX-512 VNNI).
+constexpr int64_t kQuantPrefillMinTok = 6;
+constexpr int64_t kFloatPrefillMinTok = 6;
+constexpr int64_t kQuantRowTile = 4;   // weight rows per prefill tile
+constexpr int64_t kFloatRowTile = 8;
+constexpr int64_t kQuantTokVecBlock = 4;  // 16-token vectors per pass over a row tile
+constexpr int64_t kFloatTokVecBlock = 2;
+
+template <class T>
+T* grow(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+// Per-thread weight scratch: reused across calls, grown on demand (steady state allocates nothing).
+struct WeightScratch {
+  std::vector<uint8_t> q;
+  std::vector<float> ws, offs, comb, wf;
+};
+WeightScratch& weightScratch() {
+  thread_local WeightScratch s;
+  return s;
+}
+
+// Per-caller activation buffers (the thread calling matmul owns them for the call).
+struct ActScratch {
+  std::vector<int8_t> qs, tqs;
+  std::vector<float> da, ds32, ds16, tda, tds32, tds16, xi;
+};
+ActScratch& actScratch() {
+  thread_local ActScratch s;
+  return s;
+}
+
+const uint8_t* rowPtr(const MatrixView& w, int64_t r) {
+  return static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r) * w.rowBytes;
+}
+
+// ---- float weights --------------------------------------------------------------------------
+
+void matmulFloat(const MatrixView& w, const float* x, int64_t nTok, float* y, ThreadPool& pool) {
+  const int64_t cols = w.cols, rows = w.rows;
+#if defined(DUET_AVX512VNNI)
+  if (nTok >= kFloatPrefillMinTok) {
+    const int64_t nVec = (nTok + 15) / 16;
+    float* xi = grow(actScratch().xi, static_cast<size_t>(nVec * cols * 16));
+    pool.run([&](int ith, int nth) {
+      int64_t v0, v1;
+      ThreadPool::split(nVec, ith, nth, v0, v1);
+      interleaveFloat(x, cols, nTok, v0, v1, xi);
+    });
+    pool.run([&](int ith, int nth) {
+      const int64_t nTiles = (rows + kFloatRowTile - 1) / kFloatRowTile;
+      int64_t t0, t1;
+      ThreadPool::split(nTiles, ith, nth, t0, t1);
+      float* wf = grow(weightScratch().wf, static_cast<size_t>(kFloatRowTile * cols));
+      for (int64_t vb = 0; vb < nVec; vb += kFloatTokVecBlock) {
+        const int64_t vEnd = std::min(nVec, vb + kFloatTokVecBlock);
+        for (int64_t tile = t0; tile < t1; ++tile) {
+          const int64_t r0 = tile * kFloatRowTile, nr = std::min(kFloatRowTile, rows - r0);
+          for (int64_t i = 0; i < nr; ++i) dequantizeRow(w.type, rowPtr(w, r0 + i), wf + i * cols, cols);
+          floatPrefillTile(wf, static_cast<int>(nr), xi, cols, vb, vEnd, nTok, y + r0, rows);
+        }
+      }
+    });
+    return;
+  }
+#endif
+  pool.run([&](int ith, int nth) {
+    int64_t r0, r1;
+    ThreadPool::split(rows, ith, nth, r0, r1);
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t t = 0; t < nTok; ++t) y[t * rows + r] = dotFloatRow(w.type, rowPtr(w, r), x + t * cols, cols);
+  });
+}
+
+// ---- quantized weights ----------------------------------------------------------------------
+
+void quantizeActs(const float* x, int64_t cols, int64_t t0, int64_t t1, ActScratch& a) {
+  const int64_t nb = cols / 32;
+  for (int64_t t = t0; t < t1; ++t)
+    quantizeActRow(x + t * cols, cols, a.qs.data() + t * cols, a.da.data() + t * nb,
+                   a.ds32.data() + t * nb, a.ds16.data() + t * 2 * nb);
+}
+
+void matmulQuant(const MatrixView& w, const float* x, int64_t nTok, float* y, ThreadPool& pool) {
+  const int64_t cols = w.cols, rows = w.rows, nb = cols / 32;
+  const int gs = unpackGroupSize(w.type);
+  const int64_t nG = cols / gs;
+  ActScratch& a = actScratch();
+  grow(a.qs, static_cast<size_t>(nTok * cols));
+  grow(a.da, static_cast<size_t>(nTok * nb));
+  grow(a.ds32, static_cast<size_t>(nTok * nb));
+  grow(a.ds16, static_cast<size_t>(nTok * nb * 2));
+
+#if defined(DUET_AVX512VNNI)
+  if (nTok >= kQuantPrefillMinTok) {
+    const int64_t nVec = (nTok + 15) / 16;
+    int8_t* tqs = grow(a.tqs, static_cast<size_t>(nVec * 16 * cols));
+    float* tda = grow(a.tda, static_cast<size_t>(nVec * 16 * nb));
+    float* tds32 = grow(a.tds32, static_cast<size_t>(nVec * 16 * nb));
+    float* tds16 = grow(a.tds16, static_cast<size_t>(nVec * 32 * nb));
+    pool.run([&](int ith, int nth) {
+      int64_t v0, v1;
+      ThreadPool::split(nVec, ith, nth, v0, v1);
+      quantizeActs(x, cols, std::min(nTok, 16 * v0), std::min(nTok, 16 * v1), a);
+      interleaveActs(a.qs.data(), a.da.data(), a.ds32.data(), a.ds16.data(), cols, nTok, v0, v1, tqs,
+                     tda, tds32, tds16);
+    });
+    const ActTiles tiles{tqs, tda, tds32, tds16, cols, nVec};
+    pool.run([&](int ith, int nth) {
+      const int64_t nTiles = (rows + kQuantRowTile - 1) / kQuantRowTile;
+      int64_t t0, t1;
+      ThreadPool::split(nTiles, ith, nth, t0, t1);
+      WeightScratch& s = weightScratch();
+      uint8_t* q = grow(s.q, static_cast<size_t>(kQuantRowTile * cols));
+      float* ws = grow(s.ws, static_cast<size_t>(kQuantRowTile * nG));
+      float* offs = grow(s.offs, static_cast<size_t>(kQuantRowTile * nG));
+      for (int64_t vb = 0; vb < nVec; vb += kQuantTokVecBlock) {
+        const int64_t vEnd = std::min(nVec, vb + kQuantTokVecBlock);
+        for (int64_t tile = t0; tile < t1; ++tile) {
+          const int64_t r0 = tile * kQuantRowTile, nr = std::min(kQuantRowTile, rows - r0);
+          for (int64_t i = 0; i < nr; ++i)
+            unpackRow(w.type, rowPtr(w, r0 + i), cols, q + i * cols, ws + i * nG, offs + i * nG);
+          prefillTile(q, ws, offs, gs, static_cast<int>(nr), tiles, vb, vEnd, nTok, y + r0, rows);
+        }
+      }
+    });
+    return;
+  }
+#endif
+  if (nTok == 1) {
+    quantizeActs(x, cols, 0, 1, a);
+  } else {
+    pool.run([&](int ith, int nth) {
+      int64_t t0, t1;
+      ThreadPool::split(nTok, ith, nth, t0, t1);
+      quantizeActs(x, cols, t0, t1, a);
+    });
+  }
+  pool.run([&](int ith, int nth) {
+    int64_t r0, r1;
+    ThreadPool::split(rows, ith, nth, r0, r1);
+    WeightScratch& s = weightScratch();
+    uint8_t* q = grow(s.q, static_cast<size_t>(cols));
+    float* ws = grow(s.ws, static_cast<size_t>(nG));
+    float* offs = grow(s.offs, static_cast<size_t>(nG));
+    float* comb = grow(s.comb, static_cast<size_t>(nG + 16));
+    for (int64_t r = r0; r < r1; ++r) {
+      unpackRow(w.type, rowPtr(w, r), cols, q, ws, offs);
+      for (int64_t t = 0; t < nTok; ++t) {
+        const ActRow act{a.qs.data() + t * cols, a.da.data() + t * nb, a.ds32.data() + t * nb,
+                         a.ds16.data() + t * 2 * nb};
+        y[t * rows + r] = dotUnpacked(q, ws, offs, gs, cols, act, comb);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void matmul(const MatrixView& w, const float* x, int64_t nTok, float* y, ThreadPool& pool) {
+  if (nTok <= 0 || w.rows <= 0) return;
+  if (unpackGroupSize(w.type) == 0)
+    matmulFloat(w, x, nTok, y, pool);
+  else
+    matmulQuant(w, x, nTok, y, pool);
+}
+
+float dotRow(const MatrixView& w, int64_t r, const float* x) {
+  if (unpackGroupSize(w.type) == 0) return dotFloatRow(w.type, rowPtr(w, r), x, w.cols);
+  thread_local std::vector<float> row;
+  float* dst = grow(row, static_cast<size_t>(w.cols));
+  dequantizeRow(w.type, rowPtr(w, r), dst, w.cols);
+  return dotFloatRow(GgmlType::kF32, dst, x, w.cols);
+}
+
+void getRow(const MatrixView& w, int64_t r, float* dst) { dequantizeRow(w.type, rowPtr(w, r), dst, w.cols); }
+
+}  // namespace duet::kernels

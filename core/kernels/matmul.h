@@ -1,0 +1,39 @@
+// Matrix kernels over weights stored in any supported GgmlType, viewed in place in the mapped
+// model file. Activations are float; for quantized weights they are quantized on the fly to 8-bit
+// blocks and the dot products run in integer SIMD (AVX2 / AVX-512 / VNNI, chosen at compile time
+// with a scalar fallback). Each kernel has a scalar reference in tests/core/matmul_test.cpp.
+// Thread-safety: matmul() may be called concurrently with different pools and outputs; it uses
+// per-thread scratch that is allocated on first use and then reused (steady state allocates nothing).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/kernels/ggml_type.h"
+
+namespace duet {
+class ThreadPool;
+}
+
+namespace duet::kernels {
+
+// A 2-D weight: `rows` rows of `cols` elements of `type`, row r at data + r * rowBytes.
+struct MatrixView {
+  GgmlType type = GgmlType::kF32;
+  const void* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  size_t rowBytes = 0;
+};
+
+// y[t * rows + r] = sum_c W[r][c] * x[t * cols + c], for t < nTok, r < rows.
+// x: [nTok][cols] floats, y: [nTok][rows] floats. cols must be a multiple of the block size.
+void matmul(const MatrixView& w, const float* x, int64_t nTok, float* y, ThreadPool& pool);
+
+// Dot product of weight row r with float vector x (reference-speed helper, any type).
+float dotRow(const MatrixView& w, int64_t r, const float* x);
+
+// Copies weight row r as floats into dst[cols] (embedding lookup).
+void getRow(const MatrixView& w, int64_t r, float* dst);
+
+}  // namespace duet::kernels

@@ -1,0 +1,165 @@
+// Float-weight kernels (F32 / F16 / BF16): a row dot for decode and, on AVX-512, a prefill tile
+// with 16 tokens in the lanes and broadcast f32 weights (rows converted once per tile).
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "core/kernels/matmul_internal.h"
+#include "core/kernels/quant.h"
+
+namespace duet::kernels::detail {
+namespace {
+
+#if defined(DUET_AVX512VNNI)
+// 16 weights starting at element k as floats; mask selects the valid ones (others are 0).
+template <GgmlType T>
+inline __m512 load16(const void* row, int64_t k, __mmask16 m) {
+  if constexpr (T == GgmlType::kF32) {
+    return _mm512_maskz_loadu_ps(m, static_cast<const float*>(row) + k);
+  } else {
+    const __m256i h = _mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(row) + k);
+    if constexpr (T == GgmlType::kF16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+}
+
+template <GgmlType T>
+float dotT(const void* row, const float* x, int64_t cols) {
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  const __mmask16 all = 0xFFFF;
+  int64_t k = 0;
+  for (; k + 64 <= cols; k += 64)
+    for (int u = 0; u < 4; ++u)
+      acc[u] = _mm512_fmadd_ps(load16<T>(row, k + 16 * u, all), _mm512_loadu_ps(x + k + 16 * u), acc[u]);
+  for (; k < cols; k += 16) {
+    const int64_t n = std::min<int64_t>(16, cols - k);
+    const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
+    acc[0] = _mm512_fmadd_ps(load16<T>(row, k, m), _mm512_maskz_loadu_ps(m, x + k), acc[0]);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+}
+#elif defined(DUET_AVX2)
+template <GgmlType T>
+inline __m256 load8(const void* row, int64_t k) {
+  if constexpr (T == GgmlType::kF32) {
+    return _mm256_loadu_ps(static_cast<const float*>(row) + k);
+  } else {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(row) + k));
+    if constexpr (T == GgmlType::kF16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+}
+
+template <GgmlType T>
+float scalarAt(const void* row, int64_t k) {
+  if constexpr (T == GgmlType::kF32) return static_cast<const float*>(row)[k];
+  if constexpr (T == GgmlType::kF16) return fp16ToFp32(static_cast<const uint16_t*>(row)[k]);
+  return bf16ToFp32(static_cast<const uint16_t*>(row)[k]);
+}
+
+template <GgmlType T>
+float dotT(const void* row, const float* x, int64_t cols) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 16 <= cols; k += 16) {
+    acc0 = _mm256_fmadd_ps(load8<T>(row, k), _mm256_loadu_ps(x + k), acc0);
+    acc1 = _mm256_fmadd_ps(load8<T>(row, k + 8), _mm256_loadu_ps(x + k + 8), acc1);
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, _mm256_add_ps(acc0, acc1));
+  float sum = 0.0f;
+  for (float v : lanes) sum += v;
+  for (; k < cols; ++k) sum += scalarAt<T>(row, k) * x[k];
+  return sum;
+}
+#else
+template <GgmlType T>
+float dotT(const void* row, const float* x, int64_t cols) {
+  float sum = 0.0f;
+  for (int64_t k = 0; k < cols; ++k) {
+    float w;
+    if constexpr (T == GgmlType::kF32) w = static_cast<const float*>(row)[k];
+    else if constexpr (T == GgmlType::kF16) w = fp16ToFp32(static_cast<const uint16_t*>(row)[k]);
+    else w = bf16ToFp32(static_cast<const uint16_t*>(row)[k]);
+    sum += w * x[k];
+  }
+  return sum;
+}
+#endif
+
+}  // namespace
+
+float dotFloatRow(GgmlType t, const void* row, const float* x, int64_t cols) {
+  switch (t) {
+    case GgmlType::kF32: return dotT<GgmlType::kF32>(row, x, cols);
+    case GgmlType::kF16: return dotT<GgmlType::kF16>(row, x, cols);
+    case GgmlType::kBF16: return dotT<GgmlType::kBF16>(row, x, cols);
+    default: return 0.0f;
+  }
+}
+
+#if defined(DUET_AVX512VNNI)
+void interleaveFloat(const float* x, int64_t cols, int64_t nTok, int64_t v0, int64_t v1, float* xi) {
+  for (int64_t v = v0; v < v1; ++v) {
+    const int64_t t0 = 16 * v;
+    const int64_t n = std::min<int64_t>(16, nTok - t0);
+    float* o = xi + v * cols * 16;
+    for (int64_t k = 0; k < cols; ++k)
+      for (int64_t l = 0; l < 16; ++l) o[k * 16 + l] = l < n ? x[(t0 + l) * cols + k] : 0.0f;
+  }
+}
+
+namespace {
+
+template <int R, int TV>
+void floatKernel(const float* wf, const float* xi, int64_t cols, int64_t v, int64_t nTok, float* y,
+                 int64_t ldy) {
+  __m512 acc[R][TV];
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < TV; ++j) acc[r][j] = _mm512_setzero_ps();
+  const float* xv = xi + v * cols * 16;
+  for (int64_t k = 0; k < cols; ++k) {
+    __m512 xs[TV];
+    for (int j = 0; j < TV; ++j) xs[j] = _mm512_loadu_ps(xv + (j * cols + k) * 16);
+    for (int r = 0; r < R; ++r) {
+      const __m512 w = _mm512_set1_ps(wf[r * cols + k]);
+      for (int j = 0; j < TV; ++j) acc[r][j] = _mm512_fmadd_ps(w, xs[j], acc[r][j]);
+    }
+  }
+  const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(ldy)));
+  for (int j = 0; j < TV; ++j) {
+    const int64_t t0 = 16 * (v + j);
+    const int64_t n = std::min<int64_t>(16, nTok - t0);
+    if (n <= 0) continue;
+    const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
+    for (int r = 0; r < R; ++r) _mm512_mask_i32scatter_ps(y + t0 * ldy + r, m, idx, acc[r][j], 4);
+  }
+}
+
+template <int R>
+void floatRows(const float* wf, const float* xi, int64_t cols, int64_t v0, int64_t v1, int64_t nTok,
+               float* y, int64_t ldy) {
+  int64_t v = v0;
+  for (; v + 2 <= v1; v += 2) floatKernel<R, 2>(wf, xi, cols, v, nTok, y, ldy);
+  if (v < v1) floatKernel<R, 1>(wf, xi, cols, v, nTok, y, ldy);
+}
+
+}  // namespace
+
+void floatPrefillTile(const float* wf, int nRows, const float* xi, int64_t cols, int64_t v0,
+                      int64_t v1, int64_t nTok, float* y, int64_t ldy) {
+  switch (nRows) {
+    case 8: floatRows<8>(wf, xi, cols, v0, v1, nTok, y, ldy); return;
+    case 7: floatRows<7>(wf, xi, cols, v0, v1, nTok, y, ldy); return;
+    case 6: floatRows<6>(wf, xi, cols, v0, v1, nTok, y, ldy); return;
+    case 5: floatRows<5>(wf, xi, cols, v0, v1, nTok, y, ldy); return;
+    case 4: floatRows<4>(wf, xi, cols, v0, v1, nTok, y, ldy); return;
+    case 3: floatRows<3>(wf, xi, cols, v0, v1, nTok, y, ldy); return;
+    case 2: floatRows<2>(wf, xi, cols, v0, v1, nTok, y, ldy); return;
+    default: floatRows<1>(wf, xi, cols, v0, v1, nTok, y, ldy); return;
+  }
+}
+#endif
+
+}  // namespace duet::kernels::detail

@@ -1,0 +1,88 @@
+// Internal pieces of the matrix kernels (core/kernels/matmul.h); not part of the public API.
+//
+// Quantized weights go through one common representation: a row is "unpacked" into unsigned
+// 8-bit codes q[k] plus, per group of G consecutive elements (G = 32, or 16 for Q6_K), a scale
+// ws[g] and an offset offs[g], so that W[k] = ws[k / G] * q[k] + offs[k / G] exactly (e.g. Q8_0
+// stores q = w + 128, offs = -128 d; Q4_K stores ws = d * sc, offs = -dmin * m).
+// Activations are quantized per token to int8 blocks of 32 with scale da and the scaled block
+// sums ds = da * sum(a) per 32 and per 16 elements. Then
+//   dot(W, x) ~= sum_g ws[g] * da * sum_k q[k] a[k]  +  offs[g] * ds[g],
+// where the inner sum is an exact u8 x s8 integer dot (VNNI dpbusd or its emulation).
+// Thread-safety: all functions are pure over caller-provided buffers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/kernels/ggml_type.h"
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
+    defined(__AVX512VNNI__) && !defined(DUET_KERNELS_SCALAR)
+#define DUET_AVX512VNNI 1
+#endif
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__) && !defined(DUET_KERNELS_SCALAR)
+#define DUET_AVX2 1
+#endif
+
+namespace duet::kernels::detail {
+
+// Group size of the unpacked form of quantized type t (32, or 16 for Q6_K); 0 for float types.
+int unpackGroupSize(GgmlType t);
+
+// Unpacks one row of `cols` elements of quantized type t (cols a multiple of its block size).
+// q: [cols] codes, ws/offs: [cols / G].
+void unpackRow(GgmlType t, const void* row, int64_t cols, uint8_t* q, float* ws, float* offs);
+
+// One token's quantized activations, row-major. Strides: qs cols, da/ds32 cols/32, ds16 cols/16.
+struct ActRow {
+  const int8_t* qs;
+  const float* da;    // [cols/32] block scales
+  const float* ds32;  // [cols/32] da * sum of the block's codes
+  const float* ds16;  // [cols/16] da * sum of each half block's codes
+};
+
+// Quantizes x[cols] (cols a multiple of 32) into qs/da/ds32/ds16.
+void quantizeActRow(const float* x, int64_t cols, int8_t* qs, float* da, float* ds32, float* ds16);
+
+// dot(unpacked weight row, quantized activation row). comb: scratch of [cols / G] floats.
+float dotUnpacked(const uint8_t* q, const float* ws, const float* offs, int groupSize, int64_t cols,
+                  const ActRow& a, float* comb);
+
+// ---- Float weights (F32 / F16 / BF16) ----
+
+// dot(row of `cols` elements of float type t, x).
+float dotFloatRow(GgmlType t, const void* row, const float* x, int64_t cols);
+
+#if defined(DUET_AVX512VNNI)
+// Float prefill: x for token vector v is xi[(v * cols + k) * 16 + lane] (zero past nTok).
+void interleaveFloat(const float* x, int64_t cols, int64_t nTok, int64_t v0, int64_t v1, float* xi);
+// y[t * ldy + r] for nRows (<= 8) f32 rows wf (row stride cols) and tokens of vectors [v0, v1).
+void floatPrefillTile(const float* wf, int nRows, const float* xi, int64_t cols, int64_t v0,
+                      int64_t v1, int64_t nTok, float* y, int64_t ldy);
+
+// Prefill activations, 16 tokens per vector lane set: for token vector v (tokens 16v..16v+15),
+//   qs[(v * cols/4 + k4) * 64 + lane * 4 + j] = code of token 16v+lane, element 4*k4 + j,
+//   da[(v * cols/32 + b) * 16 + lane], dsG[(v * cols/G + g) * 16 + lane] (G = 32 and 16).
+// Missing tokens (past nTok) are zero.
+struct ActTiles {
+  const int8_t* qs;
+  const float* da;
+  const float* ds32;
+  const float* ds16;
+  int64_t cols;
+  int64_t nVec;  // number of 16-token vectors
+};
+
+// Interleaves nTok row-major quantized token rows (qs/da/ds* as quantizeActRow wrote them, token
+// stride cols) for token vectors [v0, v1) into the ActTiles buffers.
+void interleaveActs(const int8_t* qs, const float* da, const float* ds32, const float* ds16,
+                    int64_t cols, int64_t nTok, int64_t v0, int64_t v1, int8_t* tqs, float* tda,
+                    float* tds32, float* tds16);
+
+// Computes y[t * ldy + r] for the nRows (<= 4) unpacked rows (q: row stride cols, ws/offs: row
+// stride cols/G) and tokens t in [16 v0, min(16 v1, nTok)).
+void prefillTile(const uint8_t* q, const float* ws, const float* offs, int groupSize, int nRows,
+                 const ActTiles& a, int64_t v0, int64_t v1, int64_t nTok, float* y, int64_t ldy);
+#endif
+
+}  // namespace duet::kernels::detail

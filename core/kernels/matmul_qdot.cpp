@@ -1,0 +1,255 @@
+// Integer dot kernels over unpacked weight rows and 8-bit activations (matmul_internal.h):
+// activation quantization, the one-row dot (decode; AVX-512 VNNI, AVX2 and scalar), and the
+// AVX-512 VNNI prefill tile that puts 16 tokens in the vector lanes and broadcasts weights.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/kernels/matmul_internal.h"
+
+namespace duet::kernels::detail {
+
+// ---------------------------------------------------------------------------------------------
+// Activation quantization
+// ---------------------------------------------------------------------------------------------
+
+void quantizeActRow(const float* x, int64_t cols, int8_t* qs, float* da, float* ds32, float* ds16) {
+  for (int64_t b = 0; b < cols / 32; ++b, x += 32, qs += 32) {
+#if defined(DUET_AVX512VNNI)
+    const __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
+    const float d = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
+    const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, _mm512_set1_ps(id)));
+    const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, _mm512_set1_ps(id)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qs), _mm512_cvtsepi32_epi8(q0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + 16), _mm512_cvtsepi32_epi8(q1));
+    const int s0 = _mm512_reduce_add_epi32(q0), s1 = _mm512_reduce_add_epi32(q1);
+#else
+    float amax = 0.0f;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));
+    const float d = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
+    int s0 = 0, s1 = 0;
+    for (int j = 0; j < 32; ++j) {
+      const int v = std::clamp(static_cast<int>(std::lrintf(x[j] * id)), -127, 127);
+      qs[j] = static_cast<int8_t>(v);
+      (j < 16 ? s0 : s1) += v;
+    }
+#endif
+    da[b] = d;
+    ds32[b] = d * static_cast<float>(s0 + s1);
+    ds16[2 * b] = d * static_cast<float>(s0);
+    ds16[2 * b + 1] = d * static_cast<float>(s1);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One row x one token
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+// comb[g] = ws[g] * da of g's activation block; returns sum_g offs[g] * ds[g]. Zeroes 16 floats
+// past the end of comb (the SIMD dot loop reads up to 16 past the last group).
+template <int G>
+float combineScales(const float* ws, const float* offs, int64_t nG, const ActRow& a, float* comb) {
+  const float* ds = G == 32 ? a.ds32 : a.ds16;
+  int64_t g = 0;
+  float offSum = 0.0f;
+#if defined(DUET_AVX512VNNI)
+  __m512 acc = _mm512_setzero_ps();
+  const __m512i half = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+  for (; g + 16 <= nG; g += 16) {
+    const __m512 da = G == 32 ? _mm512_loadu_ps(a.da + g)
+                              : _mm512_permutexvar_ps(half, _mm512_castps256_ps512(_mm256_loadu_ps(a.da + g / 2)));
+    _mm512_storeu_ps(comb + g, _mm512_mul_ps(_mm512_loadu_ps(ws + g), da));
+    acc = _mm512_fmadd_ps(_mm512_loadu_ps(offs + g), _mm512_loadu_ps(ds + g), acc);
+  }
+  offSum = _mm512_reduce_add_ps(acc);
+#endif
+  for (; g < nG; ++g) {
+    comb[g] = ws[g] * a.da[G == 32 ? g : g / 2];
+    offSum += offs[g] * ds[g];
+  }
+  std::fill(comb + nG, comb + nG + 16, 0.0f);
+  return offSum;
+}
+
+template <int G>
+float dotUnpackedT(const uint8_t* q, const float* ws, const float* offs, int64_t cols, const ActRow& a,
+                   float* comb) {
+  const int64_t nG = cols / G;
+  const float offSum = combineScales<G>(ws, offs, nG, a, comb);
+#if defined(DUET_AVX512VNNI)
+  // Lane l of a 64-code chunk covers codes 4l..4l+3, i.e. group (4l) / G of the chunk.
+  const __m512i idx = G == 32 ? _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0)
+                              : _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  constexpr int kGPerChunk = 64 / G;
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  int64_t c = 0;
+  const int64_t nChunks = cols / 64;
+  for (; c + 2 <= nChunks; c += 2) {
+    const __m512i i0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(q + 64 * c),
+                                           _mm512_loadu_si512(a.qs + 64 * c));
+    const __m512i i1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(q + 64 * c + 64),
+                                           _mm512_loadu_si512(a.qs + 64 * c + 64));
+    const __m512 s0 = _mm512_permutexvar_ps(idx, _mm512_loadu_ps(comb + c * kGPerChunk));
+    const __m512 s1 = _mm512_permutexvar_ps(idx, _mm512_loadu_ps(comb + (c + 1) * kGPerChunk));
+    acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), s0, acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1), s1, acc1);
+  }
+  for (; c * 64 < cols; ++c) {  // last full chunk, or a half chunk of 32 codes
+    const __mmask64 k = cols - 64 * c >= 64 ? ~__mmask64{0} : __mmask64{0xFFFFFFFFu};
+    const __m512i i0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_maskz_loadu_epi8(k, q + 64 * c),
+                                           _mm512_maskz_loadu_epi8(k, a.qs + 64 * c));
+    const __m512 s0 = _mm512_permutexvar_ps(idx, _mm512_loadu_ps(comb + c * kGPerChunk));
+    acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), s0, acc0);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + offSum;
+#elif defined(DUET_AVX2)
+  // 16 codes at a time: widen to 16 bits and pmaddwd (exact; maddubs could saturate on 255 * 127).
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t k = 0; k < cols; k += 16) {
+    const __m256i qw = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + k)));
+    const __m256i aw = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.qs + k)));
+    const __m256i p = _mm256_madd_epi16(qw, aw);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(comb[k / G]), acc);
+  }
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+  const __m128 s2 = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1))) + offSum;
+#else
+  float sum = offSum;
+  for (int64_t g = 0; g < nG; ++g) {
+    int32_t isum = 0;
+    for (int j = 0; j < G; ++j) isum += q[g * G + j] * a.qs[g * G + j];
+    sum += comb[g] * static_cast<float>(isum);
+  }
+  return sum;
+#endif
+}
+
+}  // namespace
+
+float dotUnpacked(const uint8_t* q, const float* ws, const float* offs, int groupSize, int64_t cols,
+                  const ActRow& a, float* comb) {
+  return groupSize == 32 ? dotUnpackedT<32>(q, ws, offs, cols, a, comb)
+                         : dotUnpackedT<16>(q, ws, offs, cols, a, comb);
+}
+
+#if defined(DUET_AVX512VNNI)
+// ---------------------------------------------------------------------------------------------
+// Prefill: 16 tokens per lane set
+// ---------------------------------------------------------------------------------------------
+
+void interleaveActs(const int8_t* qs, const float* da, const float* ds32, const float* ds16,
+                    int64_t cols, int64_t nTok, int64_t v0, int64_t v1, int8_t* tqs, float* tda,
+                    float* tds32, float* tds16) {
+  const int64_t c4 = cols / 4, nb = cols / 32, n16 = cols / 16;
+  const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  for (int64_t v = v0; v < v1; ++v) {
+    const int64_t t0 = 16 * v;
+    const int n = static_cast<int>(std::min<int64_t>(16, nTok - t0));
+    const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
+    const __m512i idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(cols)));
+    const int8_t* base = qs + t0 * cols;
+    for (int64_t k4 = 0; k4 < c4; ++k4) {
+      const __m512i g = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, idx, base + 4 * k4, 1);
+      _mm512_storeu_si512(tqs + (v * c4 + k4) * 64, g);
+    }
+    for (int l = 0; l < 16; ++l) {
+      const bool ok = l < n;
+      for (int64_t b = 0; b < nb; ++b) {
+        tda[(v * nb + b) * 16 + l] = ok ? da[(t0 + l) * nb + b] : 0.0f;
+        tds32[(v * nb + b) * 16 + l] = ok ? ds32[(t0 + l) * nb + b] : 0.0f;
+      }
+      for (int64_t g = 0; g < n16; ++g) tds16[(v * n16 + g) * 16 + l] = ok ? ds16[(t0 + l) * n16 + g] : 0.0f;
+    }
+  }
+}
+
+namespace {
+
+// R weight rows x TV token vectors (16 tokens each), groups of G codes.
+template <int R, int TV, int G>
+void tileKernel(const uint8_t* q, const float* ws, const float* offs, const ActTiles& a, int64_t v,
+                int64_t nTok, float* y, int64_t ldy) {
+  const int64_t cols = a.cols, nG = cols / G, c4 = cols / 4, nb = cols / 32;
+  const float* ds = G == 32 ? a.ds32 : a.ds16;
+  __m512 accF[R][TV];
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < TV; ++j) accF[r][j] = _mm512_setzero_ps();
+  const int8_t* aq[TV];
+  for (int j = 0; j < TV; ++j) aq[j] = a.qs + (v + j) * c4 * 64;
+  for (int64_t g = 0; g < nG; ++g) {
+    __m512i accI[R][TV];
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < TV; ++j) accI[r][j] = _mm512_setzero_si512();
+    for (int k4 = 0; k4 < G / 4; ++k4) {
+      const int64_t kk = g * (G / 4) + k4;
+      __m512i av[TV];
+      for (int j = 0; j < TV; ++j) av[j] = _mm512_loadu_si512(aq[j] + kk * 64);
+      for (int r = 0; r < R; ++r) {
+        int32_t w4;
+        std::memcpy(&w4, q + r * cols + 4 * kk, 4);
+        const __m512i wb = _mm512_set1_epi32(w4);
+        for (int j = 0; j < TV; ++j) accI[r][j] = _mm512_dpbusd_epi32(accI[r][j], wb, av[j]);
+      }
+    }
+    const int64_t b = (g * G) / 32;
+    __m512 dav[TV], dsv[TV];
+    for (int j = 0; j < TV; ++j) {
+      dav[j] = _mm512_loadu_ps(a.da + ((v + j) * nb + b) * 16);
+      dsv[j] = _mm512_loadu_ps(ds + ((v + j) * nG + g) * 16);
+    }
+    for (int r = 0; r < R; ++r) {
+      const __m512 s = _mm512_set1_ps(ws[r * nG + g]), o = _mm512_set1_ps(offs[r * nG + g]);
+      for (int j = 0; j < TV; ++j) {
+        accF[r][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(accI[r][j]), _mm512_mul_ps(dav[j], s), accF[r][j]);
+        accF[r][j] = _mm512_fmadd_ps(dsv[j], o, accF[r][j]);
+      }
+    }
+  }
+  const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(ldy)));
+  for (int j = 0; j < TV; ++j) {
+    const int64_t t0 = 16 * (v + j);
+    const int n = static_cast<int>(std::min<int64_t>(16, nTok - t0));
+    if (n <= 0) continue;
+    const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
+    for (int r = 0; r < R; ++r) _mm512_mask_i32scatter_ps(y + t0 * ldy + r, m, idx, accF[r][j], 4);
+  }
+}
+
+template <int R, int G>
+void tileRows(const uint8_t* q, const float* ws, const float* offs, const ActTiles& a, int64_t v0,
+              int64_t v1, int64_t nTok, float* y, int64_t ldy) {
+  int64_t v = v0;
+  for (; v + 2 <= v1; v += 2) tileKernel<R, 2, G>(q, ws, offs, a, v, nTok, y, ldy);
+  if (v < v1) tileKernel<R, 1, G>(q, ws, offs, a, v, nTok, y, ldy);
+}
+
+template <int G>
+void tileDispatch(const uint8_t* q, const float* ws, const float* offs, int nRows, const ActTiles& a,
+                  int64_t v0, int64_t v1, int64_t nTok, float* y, int64_t ldy) {
+  switch (nRows) {
+    case 4: tileRows<4, G>(q, ws, offs, a, v0, v1, nTok, y, ldy); return;
+    case 3: tileRows<3, G>(q, ws, offs, a, v0, v1, nTok, y, ldy); return;
+    case 2: tileRows<2, G>(q, ws, offs, a, v0, v1, nTok, y, ldy); return;
+    default: tileRows<1, G>(q, ws, offs, a, v0, v1, nTok, y, ldy); return;
+  }
+}
+
+}  // namespace
+
+void prefillTile(const uint8_t* q, const float* ws, const float* offs, int groupSize, int nRows,
+                 const ActTiles& a, int64_t v0, int64_t v1, int64_t nTok, float* y, int64_t ldy) {
+  if (groupSize == 32)
+    tileDispatch<32>(q, ws, offs, nRows, a, v0, v1, nTok, y, ldy);
+  else
+    tileDispatch<16>(q, ws, offs, nRows, a, v0, v1, nTok, y, ldy);
+}
+#endif
+
+}  // namespace duet::kernels::detail

@@ -1,0 +1,235 @@
+// unpackRow: quantized weight rows -> (u8 codes, per-group scale, per-group offset); see
+// matmul_internal.h for the representation. Each type has a plain scalar version (the portable
+// path and the reference for the SIMD one) and an AVX-512 version for whole blocks.
+#include <immintrin.h>
+
+#include <cstring>
+#include <type_traits>
+
+#include "core/kernels/blocks.h"
+#include "core/kernels/matmul_internal.h"
+#include "core/kernels/quant.h"
+
+namespace duet::kernels::detail {
+namespace {
+
+// Inlined here (quant.h's fp16ToFp32 is out of line): this runs once per block.
+inline float h2f(uint16_t h) {
+#if defined(DUET_AVX2)
+  return _cvtsh_ss(h);
+#else
+  return fp16ToFp32(h);
+#endif
+}
+
+// ---- 32-element block types: scalar --------------------------------------------------------
+
+void nibbles(const uint8_t* qs, uint8_t* q) {
+  for (int j = 0; j < 16; ++j) q[j] = qs[j] & 15, q[j + 16] = qs[j] >> 4;
+}
+void fifthBit(const uint8_t* qh4, uint8_t* q) {
+  uint32_t qh;
+  std::memcpy(&qh, qh4, 4);
+  for (int j = 0; j < 32; ++j) q[j] = static_cast<uint8_t>(q[j] | (((qh >> j) & 1) << 4));
+}
+
+void blockScalar(GgmlType t, const uint8_t* p, uint8_t* q, float& ws, float& offs) {
+  switch (t) {
+    case GgmlType::kQ8_0: {
+      const auto& b = *reinterpret_cast<const BlockQ8_0*>(p);
+      for (int j = 0; j < 32; ++j) q[j] = static_cast<uint8_t>(b.qs[j] ^ 0x80);
+      ws = h2f(b.d), offs = -128.0f * ws;
+      return;
+    }
+    case GgmlType::kQ4_0: {
+      const auto& b = *reinterpret_cast<const BlockQ4_0*>(p);
+      nibbles(b.qs, q);
+      ws = h2f(b.d), offs = -8.0f * ws;
+      return;
+    }
+    case GgmlType::kQ4_1: {
+      const auto& b = *reinterpret_cast<const BlockQ4_1*>(p);
+      nibbles(b.qs, q);
+      ws = h2f(b.d), offs = h2f(b.m);
+      return;
+    }
+    case GgmlType::kQ5_0: {
+      const auto& b = *reinterpret_cast<const BlockQ5_0*>(p);
+      nibbles(b.qs, q), fifthBit(b.qh, q);
+      ws = h2f(b.d), offs = -16.0f * ws;
+      return;
+    }
+    case GgmlType::kQ5_1: {
+      const auto& b = *reinterpret_cast<const BlockQ5_1*>(p);
+      nibbles(b.qs, q), fifthBit(b.qh, q);
+      ws = h2f(b.d), offs = h2f(b.m);
+      return;
+    }
+    default: return;
+  }
+}
+
+// ---- 32-element block types: AVX-512, two blocks (64 codes) at a time ------------------------
+
+#if defined(DUET_AVX512VNNI)
+// Codes of two nibble blocks whose 16 qs bytes start at p0 and p1.
+inline __m512i nibblePair(const uint8_t* p0, const uint8_t* p1) {
+  const __m256i x = _mm256_inserti128_si256(
+      _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p0))),
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1)), 1);
+  const __m512i z = _mm512_castsi256_si512(x);
+  const __m512i d = _mm512_shuffle_i64x2(z, z, 0x50);  // 128-bit lanes [p0, p0, p1, p1]
+  const __m512i sh = _mm512_srlv_epi64(d, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0));
+  return _mm512_and_si512(sh, _mm512_set1_epi8(15));
+}
+inline __m512i addFifthBit(__m512i z, const uint8_t* qh0, const uint8_t* qh1) {
+  uint32_t h0, h1;
+  std::memcpy(&h0, qh0, 4);
+  std::memcpy(&h1, qh1, 4);
+  const __mmask64 k = _cvtu64_mask64(h0 | (static_cast<uint64_t>(h1) << 32));
+  return _mm512_mask_add_epi8(z, k, z, _mm512_set1_epi8(16));
+}
+
+template <class B>
+void pairs(GgmlType t, const B* b, int64_t nb, uint8_t* q, float* ws, float* offs) {
+  int64_t i = 0;
+  for (; i + 2 <= nb; i += 2) {
+    __m512i z;
+    if constexpr (std::is_same_v<B, BlockQ8_0>) {
+      const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+      const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i + 1].qs));
+      z = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(x0), x1, 1),
+                           _mm512_set1_epi8(static_cast<char>(0x80)));
+    } else {
+      z = nibblePair(b[i].qs, b[i + 1].qs);
+      if constexpr (std::is_same_v<B, BlockQ5_0> || std::is_same_v<B, BlockQ5_1>)
+        z = addFifthBit(z, b[i].qh, b[i + 1].qh);
+    }
+    _mm512_storeu_si512(q + 32 * i, z);
+    for (int64_t j = i; j < i + 2; ++j) {
+      const float d = h2f(b[j].d);
+      ws[j] = d;
+      if constexpr (std::is_same_v<B, BlockQ4_1> || std::is_same_v<B, BlockQ5_1>) {
+        offs[j] = h2f(b[j].m);
+      } else {
+        offs[j] = (std::is_same_v<B, BlockQ8_0> ? -128.0f : std::is_same_v<B, BlockQ4_0> ? -8.0f : -16.0f) * d;
+      }
+    }
+  }
+  for (; i < nb; ++i) blockScalar(t, reinterpret_cast<const uint8_t*>(b + i), q + 32 * i, ws[i], offs[i]);
+}
+#endif
+
+template <class B>
+void unpack32(GgmlType t, const void* row, int64_t nb, uint8_t* q, float* ws, float* offs) {
+  const auto* b = static_cast<const B*>(row);
+#if defined(DUET_AVX512VNNI)
+  pairs<B>(t, b, nb, q, ws, offs);
+#else
+  for (int64_t i = 0; i < nb; ++i) blockScalar(t, reinterpret_cast<const uint8_t*>(b + i), q + 32 * i, ws[i], offs[i]);
+#endif
+}
+
+// ---- K-quants ------------------------------------------------------------------------------
+
+template <class B, bool kHigh>
+void unpackK45(const B* b, int64_t nb, uint8_t* q, float* ws, float* offs) {
+  for (int64_t i = 0; i < nb; ++i, q += 256, ws += 8, offs += 8) {
+    const float d = h2f(b[i].d), dmin = h2f(b[i].dmin);
+    for (int s = 0; s < 8; ++s) {
+      uint8_t sc, m;
+      unpackScaleMinK4(b[i].scales, s, sc, m);
+      ws[s] = d * sc, offs[s] = -dmin * m;
+    }
+#if defined(DUET_AVX512VNNI)
+    __m256i hbits = _mm256_setzero_si256();
+    if constexpr (kHigh) hbits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qh));
+    for (int c = 0; c < 4; ++c) {
+      const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 32 * c));
+      __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(x), _mm256_srli_epi16(x, 4), 1);
+      z = _mm512_and_si512(z, _mm512_set1_epi8(15));
+      if constexpr (kHigh) {
+        const uint32_t lo = _mm256_test_epi8_mask(hbits, _mm256_set1_epi8(static_cast<char>(1 << (2 * c))));
+        const uint32_t hi = _mm256_test_epi8_mask(hbits, _mm256_set1_epi8(static_cast<char>(2 << (2 * c))));
+        const __mmask64 k = _cvtu64_mask64(lo | (static_cast<uint64_t>(hi) << 32));
+        z = _mm512_mask_add_epi8(z, k, z, _mm512_set1_epi8(16));
+      }
+      _mm512_storeu_si512(q + 64 * c, z);
+    }
+#else
+    for (int c = 0; c < 4; ++c)
+      for (int l = 0; l < 32; ++l) {
+        int lo = b[i].qs[32 * c + l] & 15, hi = b[i].qs[32 * c + l] >> 4;
+        if constexpr (kHigh) {
+          lo |= ((b[i].qh[l] >> (2 * c)) & 1) << 4;
+          hi |= ((b[i].qh[l] >> (2 * c + 1)) & 1) << 4;
+        }
+        q[64 * c + l] = static_cast<uint8_t>(lo);
+        q[64 * c + 32 + l] = static_cast<uint8_t>(hi);
+      }
+#endif
+  }
+}
+
+void unpackQ6K(const BlockQ6_K* b, int64_t nb, uint8_t* q, float* ws, float* offs) {
+  for (int64_t i = 0; i < nb; ++i, q += 256, ws += 16, offs += 16) {
+    const float d = h2f(b[i].d);
+    for (int g = 0; g < 16; ++g) ws[g] = d * b[i].scales[g], offs[g] = -32.0f * ws[g];
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* ql = b[i].ql + 64 * h;
+      const uint8_t* qh = b[i].qh + 32 * h;
+      uint8_t* o = q + 128 * h;
+#if defined(DUET_AVX512VNNI)
+      const __m512i lbits = _mm512_loadu_si512(ql);
+      const __m256i hy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh));
+      const __m512i h2 = _mm512_inserti64x4(_mm512_castsi256_si512(hy), _mm256_srli_epi16(hy, 2), 1);
+      const __m512i m4 = _mm512_set1_epi8(15);
+      const __m512i z0 = _mm512_or_si512(_mm512_and_si512(lbits, m4),
+                                         _mm512_slli_epi16(_mm512_and_si512(h2, _mm512_set1_epi8(3)), 4));
+      const __m512i z1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(lbits, 4), m4),
+                                         _mm512_and_si512(h2, _mm512_set1_epi8(0x30)));
+      _mm512_storeu_si512(o, z0);
+      _mm512_storeu_si512(o + 64, z1);
+#else
+      for (int l = 0; l < 32; ++l) {
+        o[l] = static_cast<uint8_t>((ql[l] & 15) | (((qh[l] >> 0) & 3) << 4));
+        o[l + 32] = static_cast<uint8_t>((ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4));
+        o[l + 64] = static_cast<uint8_t>((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
+        o[l + 96] = static_cast<uint8_t>((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
+      }
+#endif
+    }
+  }
+}
+
+}  // namespace
+
+int unpackGroupSize(GgmlType t) {
+  switch (t) {
+    case GgmlType::kQ8_0: case GgmlType::kQ4_0: case GgmlType::kQ4_1: case GgmlType::kQ5_0:
+    case GgmlType::kQ5_1: case GgmlType::kQ4_K: case GgmlType::kQ5_K:
+      return 32;
+    case GgmlType::kQ6_K: return 16;
+    default: return 0;
+  }
+}
+
+void unpackRow(GgmlType t, const void* row, int64_t cols, uint8_t* q, float* ws, float* offs) {
+  switch (t) {
+    case GgmlType::kQ8_0: unpack32<BlockQ8_0>(t, row, cols / 32, q, ws, offs); return;
+    case GgmlType::kQ4_0: unpack32<BlockQ4_0>(t, row, cols / 32, q, ws, offs); return;
+    case GgmlType::kQ4_1: unpack32<BlockQ4_1>(t, row, cols / 32, q, ws, offs); return;
+    case GgmlType::kQ5_0: unpack32<BlockQ5_0>(t, row, cols / 32, q, ws, offs); return;
+    case GgmlType::kQ5_1: unpack32<BlockQ5_1>(t, row, cols / 32, q, ws, offs); return;
+    case GgmlType::kQ4_K:
+      unpackK45<BlockQ4_K, false>(static_cast<const BlockQ4_K*>(row), cols / 256, q, ws, offs);
+      return;
+    case GgmlType::kQ5_K:
+      unpackK45<BlockQ5_K, true>(static_cast<const BlockQ5_K*>(row), cols / 256, q, ws, offs);
+      return;
+    case GgmlType::kQ6_K: unpackQ6K(static_cast<const BlockQ6_K*>(row), cols / 256, q, ws, offs); return;
+    default: return;
+  }
+}
+
+}  // namespace duet::kernels::detail

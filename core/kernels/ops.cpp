@@ -1,0 +1,115 @@
+#include "core/kernels/ops.h"
+
+#include <algorithm>
+#include <cmath>
+
+#if defined(__AVX512F__) || defined(__F16C__)
+#include <immintrin.h>
+#endif
+
+#include "core/kernels/quant.h"
+
+namespace duet::kernels {
+
+void rmsNorm(const float* x, const float* w, float* out, int n, float eps) {
+  double ss = 0.0;  // double: a long row of small values must not lose the sum
+  for (int i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  const float scale = static_cast<float>(1.0 / std::sqrt(ss / n + eps));
+  if (w) {
+    for (int i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
+  } else {
+    for (int i = 0; i < n; ++i) out[i] = x[i] * scale;
+  }
+}
+
+void rope(float* v, int nHeads, int headDim, const float* cosv, const float* sinv, bool neox) {
+  const int half = headDim / 2;
+  for (int h = 0; h < nHeads; ++h) {
+    float* p = v + static_cast<size_t>(h) * headDim;
+    if (neox) {
+      for (int i = 0; i < half; ++i) {
+        const float a = p[i], b = p[i + half];
+        p[i] = a * cosv[i] - b * sinv[i];
+        p[i + half] = a * sinv[i] + b * cosv[i];
+      }
+    } else {
+      for (int i = 0; i < half; ++i) {
+        const float a = p[2 * i], b = p[2 * i + 1];
+        p[2 * i] = a * cosv[i] - b * sinv[i];
+        p[2 * i + 1] = a * sinv[i] + b * cosv[i];
+      }
+    }
+  }
+}
+
+float softmax(float* x, int n) {
+  float mx = -INFINITY;
+  for (int i = 0; i < n; ++i) mx = std::max(mx, x[i]);
+  double sum = 0.0;
+  for (int i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int i = 0; i < n; ++i) x[i] *= inv;
+  return mx + static_cast<float>(std::log(sum));
+}
+
+void siluMul(float* g, const float* u, int n) {
+  for (int i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+float dotF32(const float* a, const float* b, int n) {
+  int i = 0;
+  float s = 0.0f;
+#if defined(__AVX512F__)
+  __m512 acc = _mm512_setzero_ps();
+  for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
+  s = _mm512_reduce_add_ps(acc);
+#endif
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+float dotF32F16(const float* a, const uint16_t* b, int n) {
+  int i = 0;
+  float s = 0.0f;
+#if defined(__AVX512F__)
+  __m512 acc = _mm512_setzero_ps();
+  for (; i + 16 <= n; i += 16) {
+    __m512 bv = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i)));
+    acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), bv, acc);
+  }
+  s = _mm512_reduce_add_ps(acc);
+#endif
+  for (; i < n; ++i) s += a[i] * fp16ToFp32(b[i]);
+  return s;
+}
+
+void axpyF32(float a, const float* x, float* y, int n) {
+  for (int i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void axpyF16(float a, const uint16_t* x, float* y, int n) {
+  int i = 0;
+#if defined(__AVX512F__)
+  const __m512 av = _mm512_set1_ps(a);
+  for (; i + 16 <= n; i += 16) {
+    __m512 xv = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)));
+    _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, xv, _mm512_loadu_ps(y + i)));
+  }
+#endif
+  for (; i < n; ++i) y[i] += a * fp16ToFp32(x[i]);
+}
+
+void toF16(const float* x, uint16_t* y, int n) {
+  int i = 0;
+#if defined(__AVX512F__)
+  for (; i + 16 <= n; i += 16)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i),
+                        _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+#endif
+  for (; i < n; ++i) y[i] = fp32ToFp16(x[i]);
+}
+
+}  // namespace duet::kernels

@@ -1,0 +1,90 @@
+#include "core/kernels/thread_pool.h"
+
+#include <chrono>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define DUET_CPU_RELAX() _mm_pause()
+#else
+#define DUET_CPU_RELAX() std::this_thread::yield()
+#endif
+
+namespace duet {
+namespace {
+
+// How long an idle worker keeps spinning before it sleeps. Decode calls run() a few hundred
+// times per token with microseconds in between, so a worker that slept would pay a futex wake
+// (~5-20 us) each time; spinning this long covers the gaps inside one token.
+constexpr auto kSpinTime = std::chrono::microseconds(300);
+
+}  // namespace
+
+ThreadPool::ThreadPool(int nThreads) {
+  if (nThreads <= 0) nThreads = static_cast<int>(std::thread::hardware_concurrency());
+  m_nThreads = nThreads > 0 ? nThreads : 1;
+  m_workers.reserve(static_cast<size_t>(m_nThreads - 1));
+  for (int i = 1; i < m_nThreads; ++i) m_workers.emplace_back([this, i] { workerLoop(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_stop.store(true);
+    m_generation.fetch_add(1);
+  }
+  m_cv.notify_all();
+  for (auto& t : m_workers) t.join();
+}
+
+void ThreadPool::run(FunctionRef<void(int ith, int nth)> fn) {
+  if (m_nThreads == 1) {
+    fn(0, 1);
+    return;
+  }
+  m_job = &fn;
+  m_pending.store(m_nThreads - 1, std::memory_order_relaxed);
+  m_generation.fetch_add(1);  // seq_cst: pairs with the sleeper count below
+  if (m_sleepers.load() > 0) {
+    std::lock_guard<std::mutex> lock(m_mutex);  // a sleeper between its check and wait holds it
+    m_cv.notify_all();
+  }
+  fn(0, m_nThreads);
+  for (int spins = 0; m_pending.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < 2000) {
+      DUET_CPU_RELAX();
+    } else {
+      std::this_thread::yield();  // oversubscribed machine: let the workers run
+    }
+  }
+  m_job = nullptr;
+}
+
+void ThreadPool::workerLoop(int ith) {
+  uint64_t seen = 0;
+  for (;;) {
+    // Spin for new work, then sleep.
+    const auto start = std::chrono::steady_clock::now();
+    for (int spins = 0; m_generation.load(std::memory_order_acquire) == seen; ++spins) {
+      if (spins < 4096) {
+        DUET_CPU_RELAX();
+        continue;
+      }
+      // Still polling, but politely: on a busy or oversubscribed machine the thread that must
+      // publish the work (or finish its share) may need this core.
+      std::this_thread::yield();
+      if ((spins & 15) == 15 && std::chrono::steady_clock::now() - start > kSpinTime) {
+        std::unique_lock<std::mutex> lock(m_mutex);
+        m_sleepers.fetch_add(1);
+        m_cv.wait(lock, [&] { return m_generation.load() != seen; });
+        m_sleepers.fetch_sub(1);
+        break;
+      }
+    }
+    seen = m_generation.load(std::memory_order_acquire);
+    if (m_stop.load()) return;
+    (*m_job)(ith, m_nThreads);
+    m_pending.fetch_sub(1, std::memory_order_release);
+  }
+}
+
+}  // namespace duet

@@ -1,0 +1,54 @@
+// ThreadPool: a fixed set of worker threads that run one job at a time, all threads together
+// (fork-join), for the matmul and attention kernels. The calling thread takes part as thread 0,
+// so ThreadPool(1) runs everything inline with no synchronisation.
+// Thread-safety: run() must be called from one thread at a time (the owner of the pool). The job
+// must not call run() on the same pool. run() does not allocate.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/util/function_ref.h"
+
+namespace duet {
+
+class ThreadPool {
+ public:
+  // nThreads <= 0 means std::thread::hardware_concurrency().
+  explicit ThreadPool(int nThreads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return m_nThreads; }
+  // Calls fn(ith, nth) once on each of the nth = size() threads and returns when all are done.
+  void run(FunctionRef<void(int ith, int nth)> fn);
+
+  // Splits [0, n) into nth nearly equal contiguous parts; part ith is [begin, end).
+  static void split(int64_t n, int ith, int nth, int64_t& begin, int64_t& end) {
+    const int64_t q = n / nth, r = n % nth;
+    begin = ith * q + (ith < r ? ith : r);
+    end = begin + q + (ith < r ? 1 : 0);
+  }
+
+ private:
+  void workerLoop(int ith);
+
+  int m_nThreads = 1;
+  std::vector<std::thread> m_workers;
+  std::mutex m_mutex;
+  std::condition_variable m_cv;
+  // run() publishes m_job, then bumps m_generation; workers spin on m_generation for a short
+  // while before sleeping on m_cv (m_sleepers says whether a notify is needed).
+  const FunctionRef<void(int, int)>* m_job = nullptr;
+  std::atomic<uint64_t> m_generation{0};
+  std::atomic<int> m_pending{0};
+  std::atomic<int> m_sleepers{0};
+  std::atomic<bool> m_stop{false};
+};
+
+}  // namespace duet

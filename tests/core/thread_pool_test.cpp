@@ -1,0 +1,106 @@
+// Tests for core/kernels/thread_pool.h: split coverage, repeated fork-join, inline pool of 1.
+#include "core/kernels/thread_pool.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+namespace duet {
+namespace {
+
+TEST(ThreadPoolSplit, EveryIndexCoveredExactlyOnceInOrder) {
+  for (int64_t n : {0, 1, 2, 3, 7, 16, 33, 100, 4865}) {
+    for (int nth = 1; nth <= 9; ++nth) {
+      std::vector<int> hits(static_cast<size_t>(n), 0);
+      int64_t prevEnd = 0;
+      for (int ith = 0; ith < nth; ++ith) {
+        int64_t b, e;
+        ThreadPool::split(n, ith, nth, b, e);
+        ASSERT_EQ(b, prevEnd) << "n=" << n << " nth=" << nth << " ith=" << ith;
+        ASSERT_LE(b, e);
+        ASSERT_LE(e - b, n / nth + 1);  // nearly equal parts
+        for (int64_t i = b; i < e; ++i) ++hits[static_cast<size_t>(i)];
+        prevEnd = e;
+      }
+      ASSERT_EQ(prevEnd, n);
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)], 1) << i;
+    }
+  }
+}
+
+TEST(ThreadPool, SizeAndDefault) {
+  EXPECT_EQ(ThreadPool(3).size(), 3);
+  EXPECT_GE(ThreadPool(0).size(), 1);
+}
+
+TEST(ThreadPool, PoolOfOneRunsInlineOnCaller) {
+  ThreadPool pool(1);
+  const auto caller = std::this_thread::get_id();
+  int calls = 0;
+  pool.run([&](int ith, int nth) {
+    EXPECT_EQ(ith, 0);
+    EXPECT_EQ(nth, 1);
+    EXPECT_EQ(std::this_thread::get_id(), caller);
+    ++calls;
+  });
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(ThreadPool, EachThreadRunsOncePerRunManyTimes) {
+  for (int n : {2, 3, 4}) {
+    ThreadPool pool(n);
+    std::vector<std::atomic<int>> counts(static_cast<size_t>(n));
+    const auto caller = std::this_thread::get_id();
+    const int kRuns = 1000;
+    for (int it = 0; it < kRuns; ++it) {
+      std::atomic<bool> callerWasZero{false};
+      pool.run([&](int ith, int nth) {
+        ASSERT_EQ(nth, n);
+        counts[static_cast<size_t>(ith)].fetch_add(1);
+        if (ith == 0) callerWasZero = std::this_thread::get_id() == caller;
+      });
+      ASSERT_TRUE(callerWasZero.load());
+      // run() returned, so every thread's part of this run must be done.
+      for (int i = 0; i < n; ++i) ASSERT_EQ(counts[static_cast<size_t>(i)].load(), it + 1) << i;
+    }
+  }
+}
+
+TEST(ThreadPool, WorkIsCompleteAndVisibleAfterRun) {
+  ThreadPool pool(2);
+  std::vector<int64_t> data(10007, 0);
+  for (int it = 1; it <= 50; ++it) {
+    pool.run([&](int ith, int nth) {
+      int64_t b, e;
+      ThreadPool::split(static_cast<int64_t>(data.size()), ith, nth, b, e);
+      for (int64_t i = b; i < e; ++i) data[static_cast<size_t>(i)] += i;
+    });
+    int64_t sum = 0;
+    for (int64_t v : data) sum += v;
+    const int64_t n = static_cast<int64_t>(data.size());
+    ASSERT_EQ(sum, it * n * (n - 1) / 2);
+  }
+}
+
+TEST(ThreadPool, WakesAfterWorkersFellAsleep) {
+  ThreadPool pool(2);
+  std::atomic<int> calls{0};
+  for (int it = 0; it < 3; ++it) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // past the spin window
+    pool.run([&](int, int) { calls.fetch_add(1); });
+  }
+  EXPECT_EQ(calls.load(), 6);
+}
+
+TEST(ThreadPool, DestroysCleanlyWithIdleAndSleepingWorkers) {
+  for (int i = 0; i < 20; ++i) {
+    ThreadPool pool(3);
+    if (i % 2) pool.run([](int, int) {});
+  }
+  SUCCEED();
+}
+
+}  // namespace
+}  // namespace duet
