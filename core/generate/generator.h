@@ -1,0 +1,68 @@
+// generate(): prompt in, tokens out, streaming. Batched prefill of the prompt, then token-by-token
+// decode with the Sampler, stopping on an end-of-generation token, a stop string, max tokens,
+// the callback returning false, or the cancel flag (checked between tokens; safe to set from any
+// thread). Each token reaches the callback with its id, the text that became final with it
+// (UTF-8 complete, stop-string prefixes held back), its log-probability and the top alternatives.
+// Thread-safety: runs on the calling thread over one Session.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/generate/sampler.h"
+#include "core/util/result.h"
+
+namespace duet {
+
+class Session;
+
+struct GenerateParams {
+  int maxTokens = 256;
+  SamplerParams sampling;
+  std::vector<std::string> stopStrings;
+  int topAlternatives = 5;  // alternatives reported per token
+};
+
+struct TokenEvent {
+  int32_t id = 0;
+  std::string text;      // newly final text (may be empty while bytes or a stop prefix are held)
+  float logprob = 0.0f;
+  std::vector<TokenAlternative> top;
+  int index = 0;         // 0-based index of this generated token
+};
+
+enum class StopReason { kEog, kStopString, kMaxTokens, kCallback, kCancelled, kContextFull };
+const char* stopReasonName(StopReason r);
+
+struct GenerateStats {
+  int promptTokens = 0;
+  int generatedTokens = 0;
+  double ttftMs = 0.0;     // from start to the first generated token being sampled
+  double prefillMs = 0.0;
+  double decodeMs = 0.0;   // after the first token
+  double totalMs = 0.0;
+  double prefillTps() const { return prefillMs > 0 ? promptTokens * 1000.0 / prefillMs : 0.0; }
+  double decodeTps() const {
+    return decodeMs > 0 && generatedTokens > 1 ? (generatedTokens - 1) * 1000.0 / decodeMs : 0.0;
+  }
+};
+
+struct GenerateResult {
+  std::vector<int32_t> tokens;  // generated ids (including a final EOG token, if any)
+  std::string text;             // generated text, cut before a matched stop string
+  StopReason stopReason = StopReason::kMaxTokens;
+  GenerateStats stats;
+};
+
+using TokenCallback = std::function<bool(const TokenEvent&)>;
+
+// Appends prompt to the session (which may already hold a prefix) and generates. Errors: an
+// empty prompt on an empty session, or token ids out of range.
+Result<GenerateResult> generate(Session& session, const std::vector<int32_t>& prompt,
+                                const GenerateParams& params, const TokenCallback& onToken = {},
+                                const std::atomic<bool>* cancel = nullptr);
+
+}  // namespace duet

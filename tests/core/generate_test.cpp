@@ -1,0 +1,168 @@
+// generate(): stopping rules, streaming text, stats, reproducibility and cancellation, on small
+// synthetic models written by the project's own GGUF writer.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "core/generate/chat_template.h"
+#include "core/generate/generator.h"
+#include "core/model/model.h"
+#include "core/model/synth.h"
+#include "core/tokenizer/tokenizer.h"
+#include "support/gguf_edit.h"
+
+namespace duet {
+namespace {
+
+namespace fs = std::filesystem;
+
+class GenerateTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    s_path = (fs::temp_directory_path() / ("duet_gen_test_" + std::to_string(::getpid()) + ".gguf")).string();
+    SynthSpec spec = *synthPreset("tiny");
+    spec.arch = Arch::kQwen3;
+    spec.nVocab = 1024;  // room for the letter-pair merges, so text is varied
+    spec.weightScale = 3.0f;
+    ASSERT_TRUE(writeSynthModel(spec, s_path).ok());
+    auto m = Model::load(s_path);
+    ASSERT_TRUE(m.ok()) << m.message();
+    s_model = std::move(*m);
+  }
+  static void TearDownTestSuite() {
+    s_model.reset();
+    fs::remove(s_path);
+  }
+  std::vector<int32_t> prompt() const { return s_model->tokenizer().encode("the answer is"); }
+  GenerateResult run(const GenerateParams& p, const TokenCallback& cb = {}, const std::atomic<bool>* cancel = nullptr) {
+    Session s(*s_model, SessionOptions{256, 16, 1, KvType::kF16});
+    auto r = generate(s, prompt(), p, cb, cancel);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : GenerateResult{};
+  }
+  static std::string s_path;
+  static std::unique_ptr<Model> s_model;
+};
+std::string GenerateTest::s_path;
+std::unique_ptr<Model> GenerateTest::s_model;
+
+TEST_F(GenerateTest, GreedyIsDeterministicAndStreamsTheWholeText) {
+  GenerateParams p;
+  p.maxTokens = 40;
+  std::string streamed;
+  int events = 0;
+  auto r1 = run(p, [&](const TokenEvent& e) {
+    streamed += e.text;
+    EXPECT_EQ(e.index, events++);
+    return true;
+  });
+  auto r2 = run(p);
+  EXPECT_EQ(r1.tokens, r2.tokens);
+  EXPECT_EQ(r1.stopReason, StopReason::kMaxTokens);
+  EXPECT_EQ(r1.tokens.size(), 40u);
+  EXPECT_EQ(streamed, r1.text);
+  // Random weights emit invalid UTF-8 too: the text is what the streaming detokenizer makes of it.
+  StreamingDetokenizer detok(s_model->tokenizer());
+  std::string whole;
+  for (int32_t id : r1.tokens) whole += detok.push(id);
+  whole += detok.flush();
+  EXPECT_EQ(r1.text, whole);
+  EXPECT_EQ(r1.stats.promptTokens, static_cast<int>(prompt().size()));
+  EXPECT_EQ(r1.stats.generatedTokens, 40);
+  EXPECT_GT(r1.stats.ttftMs, 0.0);
+  EXPECT_GT(r1.stats.decodeTps(), 0.0);
+}
+
+TEST_F(GenerateTest, SeededSamplingReproduces) {
+  GenerateParams p;
+  p.maxTokens = 30;
+  p.sampling.temperature = 1.0f;
+  p.sampling.topP = 0.95f;
+  p.sampling.seed = 11;
+  auto a = run(p), b = run(p);
+  EXPECT_EQ(a.tokens, b.tokens);
+  p.sampling.seed = 12;
+  EXPECT_NE(run(p).tokens, a.tokens);
+}
+
+TEST_F(GenerateTest, StopStringCutsTheTextAndStops) {
+  GenerateParams p;
+  p.maxTokens = 60;
+  auto full = run(p);
+  ASSERT_GT(full.text.size(), 12u);
+  const std::string stop = full.text.substr(full.text.size() / 2, 3);
+  const size_t at = full.text.find(stop);
+  p.stopStrings = {stop};
+  std::string streamed;
+  auto r = run(p, [&](const TokenEvent& e) {
+    streamed += e.text;
+    return true;
+  });
+  EXPECT_EQ(r.stopReason, StopReason::kStopString);
+  EXPECT_EQ(r.text, full.text.substr(0, at));
+  EXPECT_EQ(streamed, r.text);  // the stop string's prefix was held back, never streamed
+}
+
+TEST_F(GenerateTest, CallbackAndCancelFromAnotherThreadStop) {
+  GenerateParams p;
+  p.maxTokens = 100;
+  auto r = run(p, [](const TokenEvent& e) { return e.index < 4; });
+  EXPECT_EQ(r.stopReason, StopReason::kCallback);
+  EXPECT_EQ(r.tokens.size(), 5u);
+
+  std::atomic<bool> cancel{false};
+  auto c = run(
+      p,
+      [&](const TokenEvent& e) {
+        if (e.index == 6) std::thread([&] { cancel.store(true); }).join();
+        return true;
+      },
+      &cancel);
+  EXPECT_EQ(c.stopReason, StopReason::kCancelled);
+  EXPECT_EQ(c.tokens.size(), 7u);
+}
+
+TEST_F(GenerateTest, EndOfGenerationTokenStops) {
+  GenerateParams p;
+  p.maxTokens = 10;
+  auto first = run(p);
+  ASSERT_FALSE(first.tokens.empty());
+  // Make a greedy token that has not appeared before the model's EOS: generation must stop there.
+  size_t k = 1;
+  while (k < first.tokens.size() &&
+         std::find(first.tokens.begin(), first.tokens.begin() + k, first.tokens[k]) != first.tokens.begin() + k)
+    ++k;
+  ASSERT_LT(k, first.tokens.size()) << "greedy output repeats one token; pick another seed";
+  const std::string eogPath = s_path + ".eog.gguf";
+  testing::GgufEdit e;
+  e.meta["tokenizer.ggml.eos_token_id"] = gguf::OwnedValue::u32(static_cast<uint32_t>(first.tokens[k]));
+  ASSERT_TRUE(testing::rewriteGguf(s_path, eogPath, e).ok());
+  auto m = Model::load(eogPath);
+  ASSERT_TRUE(m.ok()) << m.message();
+  Session s(**m, SessionOptions{256, 16, 1, KvType::kF16});
+  auto r = generate(s, prompt(), p);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->stopReason, StopReason::kEog);
+  EXPECT_EQ(r->tokens.size(), k + 1);
+  fs::remove(eogPath);
+}
+
+TEST_F(GenerateTest, EmptyPromptIsAnError) {
+  Session s(*s_model, SessionOptions{});
+  auto r = generate(s, {}, GenerateParams{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.message().find("empty"), std::string::npos);
+}
+
+TEST_F(GenerateTest, ChatTemplateIsDetectedFromTheGgufTemplate) {
+  EXPECT_EQ(detectChatTemplate(s_model->chatTemplateSource(), s_model->tokenizer()), ChatTemplate::kChatML);
+  EXPECT_EQ(detectChatTemplate("{{ '<|start_header_id|>' }}", s_model->tokenizer()), ChatTemplate::kLlama3);
+  EXPECT_EQ(detectChatTemplate("[INST] {{ m }}", s_model->tokenizer()), ChatTemplate::kLlama2);
+  EXPECT_EQ(detectChatTemplate("", s_model->tokenizer()), ChatTemplate::kChatML);  // <|im_start|> in vocab
+}
+
+}  // namespace
+}  // namespace duet

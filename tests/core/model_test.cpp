@@ -1,0 +1,227 @@
+// The full forward pass of each architecture and weight type against the test-only reference
+// (support/ref_model.h), plus load-time validation of hyperparameters and tensors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/gguf/gguf.h"
+#include "core/kernels/ops.h"
+#include "core/model/model.h"
+#include "core/model/synth.h"
+#include "support/gguf_edit.h"
+#include "support/ref_model.h"
+
+namespace duet {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string tempPath(const std::string& name) {
+  return (fs::temp_directory_path() / ("duet_model_test_" + std::to_string(::getpid()) + "_" + name)).string();
+}
+
+SynthSpec smallSpec(Arch arch, GgmlType type) {
+  SynthSpec s;
+  s.arch = arch;
+  s.nLayer = 2;
+  s.nEmbd = 256;
+  s.nHead = 4;
+  s.nHeadKv = 2;
+  s.nFf = 512;
+  s.nVocab = 320;
+  s.type = type;
+  s.embdType = GgmlType::kF32;
+  s.tiedOutput = arch != Arch::kLlama;
+  if (arch == Arch::kQwen3) s.headDim = 32;  // qDim 128 != nEmbd, as attention.key_length allows
+  s.seed = 7 + static_cast<uint64_t>(type);
+  s.weightScale = 2.0f;
+  return s;
+}
+
+struct Case {
+  Arch arch;
+  GgmlType type;
+};
+
+std::string caseName(const ::testing::TestParamInfo<Case>& info) {
+  return std::string(archName(info.param.arch)) + "_" + std::string(ggmlTypeName(info.param.type));
+}
+
+class ForwardTest : public ::testing::TestWithParam<Case> {};
+
+// Compares Session logits with the reference, both for a batched prefill (all logits) and for
+// token-by-token decode; reports the max difference relative to the logits' RMS and where.
+TEST_P(ForwardTest, MatchesReference) {
+  const Case c = GetParam();
+  const std::string path = tempPath(caseName({c, 0}) + ".gguf");
+  ASSERT_TRUE(writeSynthModel(smallSpec(c.arch, c.type), path).ok());
+  auto model = Model::load(path);
+  ASSERT_TRUE(model.ok()) << model.message();
+  const std::vector<int32_t> tokens = {3, 77, 290, 12, 5, 300, 41, 41, 199, 7, 64};
+  testing::RefModel ref((*model)->file());
+  const auto want = ref.forward(tokens);
+  const int V = (*model)->config().nVocab;
+
+  // Quantized weights run with 8-bit activations, so they get a looser bound.
+  const bool exact = c.type == GgmlType::kF32 || c.type == GgmlType::kF16 || c.type == GgmlType::kBF16;
+  // Bounds relative to the logits' RMS: max over the vocabulary, and mean over it. A wrong block
+  // layout or kernel gives errors of the order of 1.
+  const double tol = exact ? 2e-3 : 0.15, meanTol = exact ? 5e-4 : 0.03;
+  for (KvType kv : {KvType::kF32, KvType::kF16}) {
+    for (int batch : {4, 64}) {
+      SessionOptions so;
+      so.nCtx = 32;
+      so.nBatch = batch;
+      so.nThreads = 2;
+      so.kvType = kv;
+      Session s(**model, so);
+      ASSERT_TRUE(s.eval(tokens, /*allLogits=*/true).ok());
+      Session d(**model, so);
+      for (size_t t = 0; t < tokens.size(); ++t) {
+        ASSERT_TRUE(d.eval(std::span<const int32_t>(&tokens[t], 1)).ok());
+        double rms = 0, maxDiff = 0, maxDiffDec = 0, sumDiff = 0;
+        int bad = -1;
+        for (int i = 0; i < V; ++i) rms += want[t][i] * want[t][i];
+        rms = std::sqrt(rms / V);
+        for (int i = 0; i < V; ++i) {
+          const double e = std::abs(s.logitsAt(t)[i] - want[t][i]);
+          sumDiff += e;
+          if (e > maxDiff) { maxDiff = e; bad = i; }
+          maxDiffDec = std::max(maxDiffDec, std::abs(static_cast<double>(d.logits()[i]) - want[t][i]));
+        }
+        EXPECT_LT(maxDiff / rms, tol) << "prefill: position " << t << " vocab " << bad << " max diff "
+                                      << maxDiff << " (logit rms " << rms << "), batch " << batch;
+        EXPECT_LT(sumDiff / V / rms, meanTol) << "prefill: position " << t << " mean diff " << sumDiff / V;
+        EXPECT_LT(maxDiffDec / rms, tol) << "decode: position " << t << " max diff " << maxDiffDec;
+      }
+      EXPECT_EQ(s.position(), static_cast<int>(tokens.size()));
+    }
+  }
+  fs::remove(path);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllArchsAndTypes, ForwardTest,
+    ::testing::Values(Case{Arch::kLlama, GgmlType::kF32}, Case{Arch::kQwen2, GgmlType::kF32},
+                      Case{Arch::kQwen3, GgmlType::kF32}, Case{Arch::kLlama, GgmlType::kF16},
+                      Case{Arch::kQwen2, GgmlType::kBF16}, Case{Arch::kQwen3, GgmlType::kF16},
+                      Case{Arch::kLlama, GgmlType::kQ8_0}, Case{Arch::kQwen2, GgmlType::kQ8_0},
+                      Case{Arch::kQwen3, GgmlType::kQ8_0}, Case{Arch::kLlama, GgmlType::kQ4_0},
+                      Case{Arch::kQwen2, GgmlType::kQ4_1}, Case{Arch::kQwen3, GgmlType::kQ5_0},
+                      Case{Arch::kLlama, GgmlType::kQ5_1}, Case{Arch::kQwen2, GgmlType::kQ4_K},
+                      Case{Arch::kQwen3, GgmlType::kQ5_K}, Case{Arch::kLlama, GgmlType::kQ6_K},
+                      Case{Arch::kQwen3, GgmlType::kQ4_K}),
+    caseName);
+
+TEST(ModelTest, TruncateRewindsTheCache) {
+  const std::string path = tempPath("trunc.gguf");
+  ASSERT_TRUE(writeSynthModel(smallSpec(Arch::kQwen3, GgmlType::kF32), path).ok());
+  auto model = Model::load(path);
+  ASSERT_TRUE(model.ok()) << model.message();
+  SessionOptions so;
+  so.nCtx = 16;
+  Session s(**model, so);
+  const std::vector<int32_t> a = {1, 2, 3, 4}, b = {1, 2, 9, 9};
+  ASSERT_TRUE(s.eval(a).ok());
+  std::vector<float> la(s.logits(), s.logits() + (*model)->config().nVocab);
+  s.truncate(2);
+  ASSERT_TRUE(s.eval(std::vector<int32_t>{9, 9}).ok());
+  Session fresh(**model, so);
+  ASSERT_TRUE(fresh.eval(b).ok());
+  for (int i = 0; i < (*model)->config().nVocab; ++i) ASSERT_NEAR(s.logits()[i], fresh.logits()[i], 1e-4);
+  fs::remove(path);
+}
+
+TEST(ModelTest, ContextFullAndBadTokenAreErrors) {
+  const std::string path = tempPath("ctx.gguf");
+  ASSERT_TRUE(writeSynthModel(smallSpec(Arch::kLlama, GgmlType::kF32), path).ok());
+  auto model = Model::load(path);
+  ASSERT_TRUE(model.ok());
+  SessionOptions so;
+  so.nCtx = 4;
+  Session s(**model, so);
+  auto st = s.eval(std::vector<int32_t>{1, 2, 3, 4, 5});
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("n_ctx = 4"), std::string::npos) << st.message();
+  auto bad = s.eval(std::vector<int32_t>{100000});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("100000"), std::string::npos) << bad.message();
+  fs::remove(path);
+}
+
+// Well-formed files with bad model content are rejected with a message naming the problem.
+struct BadCase {
+  const char* name;
+  testing::GgufEdit edit;
+  const char* expect;
+};
+
+TEST(ModelTest, BadHyperparametersAndTensorsAreRejected) {
+  const std::string good = tempPath("good.gguf");
+  ASSERT_TRUE(writeSynthModel(smallSpec(Arch::kQwen2, GgmlType::kF32), good).ok());
+  using gguf::OwnedValue;
+  std::vector<BadCase> cases = {
+      {"heads", {{{"qwen2.attention.head_count_kv", OwnedValue::u32(3)}}, {}, {}}, "not a multiple of"},
+      {"zero layers", {{{"qwen2.block_count", OwnedValue::u32(0)}}, {}, {}}, "block_count"},
+      {"no arch", {{{"general.architecture", std::nullopt}}, {}, {}}, "general.architecture"},
+      {"bad arch", {{{"general.architecture", OwnedValue::string("gpt5")}}, {}, {}}, "gpt5"},
+      {"missing tensor", {{}, {"blk.1.ffn_up.weight"}, {}}, "blk.1.ffn_up.weight"},
+      {"missing bias", {{}, {"blk.0.attn_k.bias"}, {}}, "blk.0.attn_k.bias"},
+      {"embd width", {{{"qwen2.embedding_length", OwnedValue::u32(128)}}, {}, {}}, "embedding_length"},
+      {"ffn shape", {{{"qwen2.feed_forward_length", OwnedValue::u32(500)}}, {}, {}}, "blk.0.ffn_gate.weight"},
+      {"eps", {{{"qwen2.attention.layer_norm_rms_epsilon", OwnedValue::f32(-1.0f)}}, {}, {}}, "epsilon"},
+      {"no tokenizer", {{{"tokenizer.ggml.tokens", std::nullopt}}, {}, {}}, "tokenizer.ggml.tokens"},
+  };
+  for (const auto& bc : cases) {
+    const std::string path = tempPath("bad.gguf");
+    ASSERT_TRUE(testing::rewriteGguf(good, path, bc.edit).ok()) << bc.name;
+    auto m = Model::load(path);
+    ASSERT_FALSE(m.ok()) << bc.name << " was accepted";
+    EXPECT_NE(m.message().find(bc.expect), std::string::npos) << bc.name << ": " << m.message();
+    fs::remove(path);
+  }
+  fs::remove(good);
+}
+
+// Scalar references for the small ops of the forward pass.
+TEST(OpsTest, RmsNormRopeSoftmaxAgainstScalar) {
+  std::vector<float> x = {1, -2, 3, 0.5f, 4, -1, 2, 2}, w(8, 0.5f), out(8);
+  kernels::rmsNorm(x.data(), w.data(), out.data(), 8, 1e-6f);
+  double ss = 0;
+  for (float e : x) ss += e * e;
+  for (int i = 0; i < 8; ++i) EXPECT_NEAR(out[i], x[i] / std::sqrt(ss / 8 + 1e-6) * 0.5, 1e-5);
+
+  std::vector<float> cs = {std::cos(0.3f), std::cos(0.1f)}, sn = {std::sin(0.3f), std::sin(0.1f)};
+  std::vector<float> v = {1, 2, 3, 4};
+  kernels::rope(v.data(), 1, 4, cs.data(), sn.data(), /*neox=*/false);
+  EXPECT_NEAR(v[0], 1 * cs[0] - 2 * sn[0], 1e-6);
+  EXPECT_NEAR(v[1], 1 * sn[0] + 2 * cs[0], 1e-6);
+  EXPECT_NEAR(v[2], 3 * cs[1] - 4 * sn[1], 1e-6);
+  std::vector<float> n = {1, 2, 3, 4};
+  kernels::rope(n.data(), 1, 4, cs.data(), sn.data(), /*neox=*/true);
+  EXPECT_NEAR(n[0], 1 * cs[0] - 3 * sn[0], 1e-6);
+  EXPECT_NEAR(n[2], 1 * sn[0] + 3 * cs[0], 1e-6);
+  EXPECT_NEAR(n[1], 2 * cs[1] - 4 * sn[1], 1e-6);
+
+  std::vector<float> s = {1000, 1001, 999};
+  const float lse = kernels::softmax(s.data(), 3);
+  EXPECT_NEAR(s[0] + s[1] + s[2], 1.0f, 1e-6);
+  EXPECT_NEAR(s[1], std::exp(1.0) / (1 + std::exp(1.0) + std::exp(-1.0)), 1e-6);
+  EXPECT_NEAR(lse, 1000 + std::log(1 + std::exp(1.0) + std::exp(-1.0)), 1e-3);
+
+  std::vector<float> a(37), b(37);
+  std::vector<uint16_t> bh(37);
+  for (int i = 0; i < 37; ++i) {
+    a[i] = 0.1f * i - 1;
+    b[i] = 0.05f * (i % 7) - 0.2f;
+  }
+  kernels::toF16(b.data(), bh.data(), 37);
+  double ref = 0;
+  for (int i = 0; i < 37; ++i) ref += a[i] * b[i];
+  EXPECT_NEAR(kernels::dotF32(a.data(), b.data(), 37), ref, 1e-4);
+  EXPECT_NEAR(kernels::dotF32F16(a.data(), bh.data(), 37), ref, 2e-3);
+}
+
+}  // namespace
+}  // namespace duet
