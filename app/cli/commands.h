@@ -1,0 +1,21 @@
+// Subcommands of the `duet` tool. Each register* adds a subcommand to the app and sets `run` to
+// the function that executes it once parsing succeeded; that returns the process exit code.
+#pragma once
+
+#include <functional>
+
+namespace CLI {
+class App;
+}
+
+namespace duet::cli {
+
+using RunFn = std::function<int()>;
+
+void registerInfo(CLI::App& app, RunFn& run);
+void registerTokenize(CLI::App& app, RunFn& run);
+void registerGenerate(CLI::App& app, RunFn& run);
+void registerBench(CLI::App& app, RunFn& run);
+void registerSynth(CLI::App& app, RunFn& run);
+
+}  // namespace duet::cli
