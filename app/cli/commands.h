@@ -17,5 +17,14 @@ void registerTokenize(CLI::App& app, RunFn& run);
 void registerGenerate(CLI::App& app, RunFn& run);
 void registerBench(CLI::App& app, RunFn& run);
 void registerSynth(CLI::App& app, RunFn& run);
+void registerGrade(CLI::App& app, RunFn& run);
+void registerSolve(CLI::App& app, RunFn& run);
+void registerEval(CLI::App& app, RunFn& run);
+void registerRuns(CLI::App& app, RunFn& run);
+void registerShow(CLI::App& app, RunFn& run);
+void registerRegrade(CLI::App& app, RunFn& run);
+void registerProbe(CLI::App& app, RunFn& run);
+void registerExport(CLI::App& app, RunFn& run);
+void registerTradeoff(CLI::App& app, RunFn& run);
 
 }  // namespace duet::cli

@@ -14,6 +14,15 @@ int main(int argc, char** argv) {
   duet::cli::registerGenerate(app, run);
   duet::cli::registerBench(app, run);
   duet::cli::registerSynth(app, run);
+  duet::cli::registerGrade(app, run);
+  duet::cli::registerSolve(app, run);
+  duet::cli::registerEval(app, run);
+  duet::cli::registerRuns(app, run);
+  duet::cli::registerShow(app, run);
+  duet::cli::registerRegrade(app, run);
+  duet::cli::registerProbe(app, run);
+  duet::cli::registerExport(app, run);
+  duet::cli::registerTradeoff(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -76,9 +76,14 @@ Model::~Model() = default;
 Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
   auto file = gguf::GgufFile::open(path);
   if (!file) return file.error();
-  auto cfg = readModelConfig(**file);
+  return fromFile(std::move(*file));
+}
+
+Result<std::unique_ptr<Model>> Model::fromFile(std::unique_ptr<gguf::GgufFile> f) {
+  const std::string path = f->path();
+  auto cfg = readModelConfig(*f);
   if (!cfg) return cfg.error();
-  auto tok = Tokenizer::fromGguf(**file);
+  auto tok = Tokenizer::fromGguf(*f);
   if (!tok) return tok.error();
   const ModelConfig& c = *cfg;
   if ((*tok)->vocabSize() > c.nVocab)
@@ -89,7 +94,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
 
   std::unique_ptr<Model> model(new Model());
   model->m_config = c;
-  model->m_file = std::move(*file);
+  model->m_file = std::move(f);
   model->m_tokenizer = std::move(*tok);
 
   Binder b(*model->m_file, model->m_ownedVectors);

@@ -50,6 +50,8 @@ class Model {
  public:
   // Maps the file, reads config and tokenizer, checks every tensor's presence, type and shape.
   static Result<std::unique_ptr<Model>> load(const std::string& path);
+  // The same from an already parsed file (e.g. GgufFile::fromBytes of a freshly trained model).
+  static Result<std::unique_ptr<Model>> fromFile(std::unique_ptr<gguf::GgufFile> file);
   ~Model();
 
   const ModelConfig& config() const { return m_config; }

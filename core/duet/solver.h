@@ -1,0 +1,83 @@
+// Solver: one problem through one DUET system, streaming.
+//  - duet:      M writes; the signal (extractSignal) goes to m in the paper's raw string
+//               "user\n" + question + "\nassistant\n<think>\n" + signal + "\n</think>"; m's answer
+//               is graded.
+//  - original:  M0 alone, end to end; its own output is graded.
+//  - light:     m0 alone (its chat template, thinking off), graded.
+//  - truncate N: M0 cut at N output tokens, the prefix's signal handed to m0 as in duet (the
+//               paper's naive truncation baseline).
+// Events stream per stage (stage start, each token with logprob and alternatives, stage end).
+// Accounting per stage: prompt tokens, output tokens, time to first token, tokens/s, wall time;
+// the signal is re-tokenized with M's tokenizer.
+// Thread-safety: one Solver per thread; models come from a shared ModelCache.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/duet/experiment.h"
+#include "core/duet/text_model.h"
+#include "core/eval/records.h"
+
+namespace duet {
+
+enum class SolveMode { kDuet, kOriginal, kLight, kTruncate };
+
+struct SystemSpec {
+  SolveMode mode = SolveMode::kDuet;
+  int step = -1;        // duet: checkpoint step; -1 = the original pair (M0 -> m0)
+  int budget = 0;       // truncate: M0's output token budget
+};
+
+// "duet@120", "duet@original", "original", "light", "truncate@512".
+std::string systemName(const SystemSpec& s);
+std::optional<SystemSpec> parseSystemName(std::string_view name);
+// CLI form: "duet", "original", "light", "truncate:N".
+std::optional<SolveMode> parseModeName(std::string_view name, int* budget = nullptr);
+
+// The paper's signal: text inside <think>...</think>; else everything before </think>; else the
+// whole output (cut-off case). A leading "<think>" without a close is dropped.
+std::string extractSignal(std::string_view output);
+// Fills a template's {question} and {signal} placeholders.
+std::string fillTemplate(std::string_view tmpl, std::string_view question, std::string_view signal = {});
+
+struct SolveEvent {
+  enum class Kind { kStageStart, kToken, kStageEnd };
+  Kind kind = Kind::kStageStart;
+  std::string stage;          // "capable" | "light"
+  const TokenEvent* token = nullptr;   // kToken
+  const StageRecord* record = nullptr; // kStageEnd
+};
+using SolveCallback = std::function<void(const SolveEvent&)>;
+
+struct SolveRequest {
+  SystemSpec system;
+  std::string question;       // the formatted problem (dataset prompt text)
+  std::string gold;           // "" when unknown: no verdict
+  GradeKind gradeKind = GradeKind::kMath;
+  uint64_t seed = 0;
+  bool keepTokens = true;     // keep per-token records (logprobs, alternatives) in the result
+  int topAlternatives = 5;
+};
+
+class Solver {
+ public:
+  Solver(const Experiment& e, ModelCache& models) : m_exp(e), m_models(models) {}
+  // Errors: a model that fails to load, an unknown checkpoint step, generation errors.
+  // Cancellation returns the partial result with stage stopReason "cancelled".
+  Result<ItemResult> solve(const SolveRequest& req, const SolveCallback& onEvent = {},
+                           const std::atomic<bool>* cancel = nullptr);
+
+ private:
+  Result<StageRecord> runStage(TextModel& model, const std::string& stage, const std::string& prompt,
+                               const RoleSampling& sampling, int maxTokens, uint64_t seed,
+                               const SolveRequest& req, const SolveCallback& onEvent,
+                               const std::atomic<bool>* cancel);
+  const Experiment& m_exp;
+  ModelCache& m_models;
+};
+
+}  // namespace duet

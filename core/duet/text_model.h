@@ -1,0 +1,97 @@
+// TextModel: what the DUET engine needs of a model, whatever runs it — text in, streamed tokens
+// out, chat formatting, token counting and teacher-forced scoring. LocalModel runs the native
+// core on a GGUF file; remote OpenAI-compatible endpoints implement the same interface (issue 6).
+// ModelCache loads each model once and hands out shared instances.
+//
+// Thread-safety: a TextModel runs one request at a time (complete/score take an internal lock);
+// ModelCache is safe from any thread.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/duet/experiment.h"
+#include "core/generate/generator.h"
+#include "core/util/result.h"
+
+namespace duet {
+
+class Model;
+class Session;
+class Tokenizer;
+
+class TextModel {
+ public:
+  virtual ~TextModel() = default;
+  virtual std::string id() const = 0;            // display name (file name or endpoint/model)
+  virtual std::string identityJson() const = 0;  // file identity, tokenizer, template: for manifests
+  // Generates from raw prompt text (special-token text is parsed; BOS added when the tokenizer
+  // asks). The result's stats count this prompt.
+  virtual Result<GenerateResult> complete(const std::string& prompt, const GenerateParams& params,
+                                          const TokenCallback& onToken = {},
+                                          const std::atomic<bool>* cancel = nullptr) = 0;
+  // The model's chat template applied to one user message.
+  virtual std::string chatPrompt(const std::string& user, bool thinking) const = 0;
+  virtual int countTokens(const std::string& text) const = 0;
+  // log p(each token of continuation | prompt), teacher-forced.
+  virtual Result<std::vector<float>> scoreContinuation(const std::string& prompt,
+                                                       const std::string& continuation) = 0;
+  virtual const Tokenizer* tokenizer() const { return nullptr; }
+  virtual std::string tokenText(int32_t id) const = 0;
+};
+
+struct LocalModelOptions {
+  int nThreads = 0;
+  int maxContext = 0;  // 0: the model's trained context
+};
+
+class LocalModel : public TextModel {
+ public:
+  static Result<std::unique_ptr<LocalModel>> load(const std::string& path, const LocalModelOptions& o = {});
+  ~LocalModel() override;
+
+  std::string id() const override;
+  std::string identityJson() const override;
+  Result<GenerateResult> complete(const std::string& prompt, const GenerateParams& params,
+                                  const TokenCallback& onToken, const std::atomic<bool>* cancel) override;
+  std::string chatPrompt(const std::string& user, bool thinking) const override;
+  int countTokens(const std::string& text) const override;
+  Result<std::vector<float>> scoreContinuation(const std::string& prompt, const std::string& continuation) override;
+  const Tokenizer* tokenizer() const override;
+  std::string tokenText(int32_t id) const override;
+  const Model& model() const { return *m_model; }
+
+ private:
+  LocalModel() = default;
+  std::vector<int32_t> encodePrompt(const std::string& text) const;
+  Session& sessionFor(int nTokens);
+
+  std::string m_path;
+  std::string m_identity;
+  LocalModelOptions m_opts;
+  std::unique_ptr<Model> m_model;
+  std::unique_ptr<Session> m_session;  // grown on demand, reused across requests
+  std::mutex m_mutex;
+};
+
+// Fast identity of a (possibly multi-GB) file: size plus FNV-1a 64 over 64 KiB at the start,
+// the end and 30 evenly spaced places. Hex string. Errors name the path.
+Result<std::string> sampledFileHash(const std::string& path);
+
+class ModelCache {
+ public:
+  explicit ModelCache(LocalModelOptions opts = {}) : m_opts(opts) {}
+  Result<std::shared_ptr<TextModel>> get(const ModelRef& ref);
+  void clear();
+
+ private:
+  LocalModelOptions m_opts;
+  std::mutex m_mutex;
+  std::map<std::string, std::shared_ptr<TextModel>> m_models;
+};
+
+}  // namespace duet

@@ -1,0 +1,302 @@
+// The DUET engine over real tiny GGUF models written by our own writer (no mocks): signal
+// extraction, the exact m string, each solve mode, metrics, and an evaluation killed by a real
+// signal mid-run, resumed, and checked item by item against an uninterrupted run.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "core/duet/evaluator.h"
+#include "core/duet/experiment.h"
+#include "core/duet/probe.h"
+#include "core/duet/solver.h"
+#include "core/eval/dataset.h"
+#include "core/model/synth.h"
+#include "core/store/store.h"
+
+namespace duet {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(SignalTest, PaperRules) {
+  EXPECT_EQ(extractSignal("<think>\nstep 1\n</think>\n\nThe answer is 4"), "\nstep 1\n");
+  EXPECT_EQ(extractSignal("step 1, step 2</think> answer"), "step 1, step 2");
+  EXPECT_EQ(extractSignal("<think>cut off mid"), "cut off mid");
+  EXPECT_EQ(extractSignal("no tags at all"), "no tags at all");
+  EXPECT_EQ(extractSignal("a</think>b</think>"), "a");
+  EXPECT_EQ(extractSignal(""), "");
+  EXPECT_EQ(extractSignal("x <think>inner</think>"), "inner");
+}
+
+TEST(SignalTest, TheExactLightModelString) {
+  PromptTemplates p;
+  EXPECT_EQ(fillTemplate(p.lightDuet, "What is 2+2?", "2+2=4"),
+            "user\nWhat is 2+2?\nassistant\n<think>\n2+2=4\n</think>");
+  EXPECT_EQ(fillTemplate("{question}{question}", "q"), "qq");
+}
+
+TEST(SignalTest, SystemNamesRoundTrip) {
+  for (std::string n : {"duet@0", "duet@120", "duet@original", "original", "light", "truncate@512"}) {
+    auto s = parseSystemName(n);
+    ASSERT_TRUE(s) << n;
+    EXPECT_EQ(systemName(*s), n);
+  }
+  EXPECT_FALSE(parseSystemName("truncate@0"));
+  EXPECT_FALSE(parseSystemName("duet@x"));
+  int b = 0;
+  EXPECT_EQ(parseModeName("truncate:64", &b), SolveMode::kTruncate);
+  EXPECT_EQ(b, 64);
+  EXPECT_FALSE(parseModeName("truncate:", &b));
+}
+
+TEST(ExperimentTest, ManifestErrorsNameTheProblem) {
+  auto bad = parseExperiment("{\"light\": \"m.gguf\"}", "/tmp", "e.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("capable"), std::string::npos);
+  auto dup = parseExperiment(
+      R"({"capable":"M.gguf","light":"m.gguf","checkpoints":[{"step":1,"capable":"a"},{"step":1,"capable":"b"}]})",
+      "/tmp", "e.json");
+  ASSERT_FALSE(dup.ok());
+  EXPECT_NE(dup.message().find("twice"), std::string::npos);
+  auto ok = parseExperiment(
+      R"({"capable":"M.gguf","light":"m.gguf","checkpoints":[{"step":5,"capable":"c5.gguf"},{"step":2,"capable":"c2.gguf"}]})",
+      "/base", "e.json");
+  ASSERT_TRUE(ok.ok()) << ok.message();
+  EXPECT_EQ(ok->capable.path, "/base/M.gguf");
+  EXPECT_EQ(ok->checkpoints.front().step, 2);
+  EXPECT_EQ(ok->capableSampling.sampler.topK, 20);  // the paper's defaults
+  EXPECT_FLOAT_EQ(ok->capableSampling.sampler.temperature, 0.6f);
+  EXPECT_EQ(ok->lightSampling.maxTokens, 2048);
+  EXPECT_FALSE(parseExperiment("not json", "", "x.json").ok());
+}
+
+// A tiny experiment on disk: M0 and two checkpoints (qwen3 with ChatML), m0 (llama), 12 items.
+class EngineTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    s_dir = fs::temp_directory_path() / ("duet_engine_test_" + std::to_string(::getpid()));
+    fs::create_directories(s_dir);
+    auto write = [&](const std::string& name, Arch arch, uint64_t seed) {
+      SynthSpec s = *synthPreset("tiny");
+      s.arch = arch;
+      s.nVocab = 1024;
+      s.seed = seed;
+      s.weightScale = 3.0f;
+      ASSERT_TRUE(writeSynthModel(s, (s_dir / name).string()).ok());
+    };
+    write("M0.gguf", Arch::kQwen3, 1);
+    write("M-10.gguf", Arch::kQwen3, 2);
+    write("M-20.gguf", Arch::kQwen3, 3);
+    write("m0.gguf", Arch::kLlama, 4);
+    std::ofstream(s_dir / "experiment.json") << R"({
+      "name": "tiny", "capable": "M0.gguf", "light": "m0.gguf",
+      "checkpoints": [{"step": 10, "capable": "M-10.gguf"}, {"step": 20, "capable": "M-20.gguf"}],
+      "sampling": {"capable": {"max_tokens": 24}, "light": {"max_tokens": 8}},
+      "dataset": "data.jsonl"})";
+    std::ofstream d(s_dir / "data.jsonl");
+    for (int i = 0; i < 12; ++i)
+      d << R"({"problem": "what is )" << i << " plus " << i << R"(?", "answer": ")" << 2 * i << "\"}\n";
+    std::ofstream big(s_dir / "big.jsonl");  // long enough that a kill lands mid-run
+    for (int i = 0; i < 60; ++i)
+      big << R"({"problem": "add )" << i << R"( and 7", "answer": )" << i + 7 << "}\n";
+  }
+  static void TearDownTestSuite() { fs::remove_all(s_dir); }
+  static fs::path s_dir;
+};
+fs::path EngineTest::s_dir;
+
+TEST_F(EngineTest, EachModeStreamsAndAccounts) {
+  auto e = loadExperiment((s_dir / "experiment.json").string());
+  ASSERT_TRUE(e.ok()) << e.message();
+  ModelCache models;
+  Solver solver(*e, models);
+  SolveRequest req;
+  req.question = formatMathQuestion("what is 1 plus 1?");
+  req.gold = "2";
+  req.seed = 3;
+
+  std::vector<std::string> order;
+  int tokens = 0;
+  req.system = {SolveMode::kDuet, 10, 0};
+  auto r = solver.solve(req, [&](const SolveEvent& ev) {
+    if (ev.kind == SolveEvent::Kind::kStageStart) order.push_back(ev.stage);
+    if (ev.kind == SolveEvent::Kind::kToken) ++tokens;
+  });
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_EQ(order, (std::vector<std::string>{"capable", "light"}));
+  ASSERT_EQ(r->stages.size(), 2u);
+  EXPECT_EQ(r->stages[0].model, "M-10.gguf");
+  EXPECT_EQ(r->stages[1].model, "m0.gguf");
+  EXPECT_EQ(tokens, r->capableTokens + r->lightTokens);
+  EXPECT_EQ(r->capableTokens, r->stages[0].outputTokens);
+  EXPECT_EQ(r->signal, extractSignal(r->stages[0].output));
+  EXPECT_EQ(r->stages[1].prompt,
+            "user\n" + req.question + "\nassistant\n<think>\n" + r->signal + "\n</think>");
+  EXPECT_EQ(r->stages[0].prompt, "<|im_start|>user\n" + req.question + "<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(r->answer, r->stages[1].output);
+  EXPECT_FALSE(r->verdict.reason.empty());
+  EXPECT_EQ(r->stages[0].tokens.size(), static_cast<size_t>(r->capableTokens));
+
+  req.system = {SolveMode::kOriginal, -1, 0};
+  auto orig = solver.solve(req);
+  ASSERT_TRUE(orig.ok());
+  ASSERT_EQ(orig->stages.size(), 1u);
+  EXPECT_EQ(orig->stages[0].model, "M0.gguf");
+  EXPECT_EQ(orig->answer, orig->stages[0].output);
+
+  req.system = {SolveMode::kLight, -1, 0};
+  auto light = solver.solve(req);
+  ASSERT_TRUE(light.ok());
+  ASSERT_EQ(light->stages.size(), 1u);
+  EXPECT_EQ(light->capableTokens, 0);
+  EXPECT_EQ(light->stages[0].stage, "light");
+
+  req.system = {SolveMode::kTruncate, -1, 5};
+  auto tr = solver.solve(req);
+  ASSERT_TRUE(tr.ok());
+  EXPECT_LE(tr->capableTokens, 5);
+  // Same seed as "original": the truncated prefix is the original output's first tokens.
+  for (size_t i = 0; i < tr->stages[0].tokens.size(); ++i)
+    EXPECT_EQ(tr->stages[0].tokens[i].id, orig->stages[0].tokens[i].id) << "token " << i;
+  if (tr->capableTokens == 5) EXPECT_EQ(tr->stages[0].stopReason, "truncated");
+
+  req.system = {SolveMode::kDuet, 99, 0};
+  auto missing = solver.solve(req);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.message().find("99"), std::string::npos);
+}
+
+TEST_F(EngineTest, ProbeScoresEveryPrefix) {
+  auto e = loadExperiment((s_dir / "experiment.json").string());
+  ASSERT_TRUE(e.ok());
+  ModelCache models;
+  auto cap = models.get(e->capable);
+  auto lig = models.get(e->light);
+  ASSERT_TRUE(cap.ok() && lig.ok());
+  auto r = probeSignal(**cap, **lig, e->prompts.lightDuet, "what is 3 plus 3?", "three plus three is six",
+                       "6", GradeKind::kMath, 50);
+  ASSERT_TRUE(r.ok()) << r.message();
+  ASSERT_EQ(static_cast<int>(r->points.size()), r->signalTokens + 1);
+  EXPECT_EQ(r->points.front().k, 0);
+  EXPECT_EQ(r->points.back().k, r->signalTokens);
+  for (const auto& p : r->points) EXPECT_LT(p.logprob, 0.0);
+  // Long signals are sampled at the requested number of points.
+  auto few = probeSignal(**cap, **lig, e->prompts.lightDuet, "q", "three plus three is six", "6",
+                         GradeKind::kMath, 4);
+  ASSERT_TRUE(few.ok());
+  EXPECT_EQ(few->points.size(), 4u);
+}
+
+TEST(MetricsTest, HandComputedAggregates) {
+  std::vector<ItemResult> items;
+  auto add = [&](const std::string& sys, int idx, bool ok, int cap) {
+    ItemResult it;
+    it.system = sys;
+    it.itemIndex = idx;
+    it.verdict.correct = ok;
+    it.capableTokens = cap;
+    items.push_back(it);
+  };
+  // original: right on 0,1,2 (of 4), 100 tokens each; duet@5: right on 0,1,3, 40 tokens each.
+  for (int i = 0; i < 4; ++i) add("original", i, i < 3, 100);
+  for (int i = 0; i < 4; ++i) add("duet@5", i, i != 2, 40);
+  auto ms = computeMetrics(items);
+  ASSERT_EQ(ms.size(), 2u);
+  const SystemMetrics& d = ms[0].system == "duet@5" ? ms[0] : ms[1];
+  EXPECT_EQ(d.step, 5);
+  EXPECT_DOUBLE_EQ(d.accuracy, 0.75);
+  EXPECT_DOUBLE_EQ(d.meanCapableTokens, 40.0);
+  EXPECT_DOUBLE_EQ(d.savingVsOriginal, 0.6);
+  EXPECT_DOUBLE_EQ(d.ipt, 75.0 / 0.04);
+  EXPECT_EQ(d.mcnemarB, 1);  // item 3: duet right, original wrong
+  EXPECT_EQ(d.mcnemarC, 1);  // item 2: duet wrong, original right
+  EXPECT_DOUBLE_EQ(d.mcnemarP, 1.0);
+  EXPECT_LT(d.accuracyLo, 0.75);
+  EXPECT_GT(d.accuracyHi, 0.75);
+}
+
+// duet eval, killed with SIGKILL once some items are stored, then resumed: the result equals an
+// uninterrupted run item by item, with no item lost or duplicated.
+TEST_F(EngineTest, EvalKilledMidRunResumesWithNothingLostOrDuplicated) {
+  const std::string exp = (s_dir / "experiment.json").string();
+  const std::string dbA = (s_dir / "a.sqlite").string(), dbB = (s_dir / "b.sqlite").string();
+  const std::string data = (s_dir / "big.jsonl").string();
+  const std::string args = " eval --experiment " + exp + " --dataset " + data +
+                           " --baselines original,light --seed 9 --no-tokens --db ";
+  ASSERT_EQ(std::system((std::string(DUET_CLI_PATH) + args + dbA + " > /dev/null 2>&1").c_str()), 0);
+
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl(DUET_CLI_PATH, "duet", "eval", "--experiment", exp.c_str(), "--dataset", data.c_str(),
+          "--baselines", "original,light", "--seed", "9", "--no-tokens", "--db", dbB.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait until a few items are committed, then kill without warning.
+  int stored = 0;
+  for (int i = 0; i < 1000 && stored < 5; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (!fs::exists(dbB)) continue;
+    auto s = Store::open(dbB);
+    if (!s) continue;
+    auto runs = (*s)->runs();
+    if (runs && !runs->empty()) {
+      auto keys = (*s)->finishedKeys(runs->front().id);
+      if (keys) stored = static_cast<int>(keys->size());
+    }
+  }
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_GE(stored, 5) << "the eval did not store items in time";
+
+  auto sb = Store::open(dbB);
+  ASSERT_TRUE(sb.ok());
+  auto runsB = (*sb)->runs();
+  ASSERT_TRUE(runsB.ok() && runsB->size() == 1);
+  const int64_t runB = runsB->front().id;
+  auto partial = (*sb)->items(runB);
+  ASSERT_TRUE(partial.ok());
+  ASSERT_LT(partial->size(), 240u) << "the run finished before it was killed; nothing was tested";
+  sb->reset();
+
+  ASSERT_EQ(std::system((std::string(DUET_CLI_PATH) + " eval --resume " + std::to_string(runB) + " --db " +
+                         dbB + " > /dev/null 2>&1")
+                            .c_str()),
+            0);
+  auto sa = Store::open(dbA);
+  auto sb2 = Store::open(dbB);
+  ASSERT_TRUE(sa.ok() && sb2.ok());
+  auto a = (*sa)->items((*(*sa)->runs()).front().id);
+  auto b = (*sb2)->items(runB);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->size(), 240u);  // 60 items x (2 checkpoints + original + light)
+  ASSERT_EQ(b->size(), a->size());
+  for (size_t i = 0; i < a->size(); ++i) {
+    const auto &x = (*a)[i], &y = (*b)[i];
+    EXPECT_EQ(x.system, y.system);
+    EXPECT_EQ(x.itemIndex, y.itemIndex);
+    EXPECT_EQ(x.answer, y.answer) << x.system << " item " << x.itemIndex;
+    EXPECT_EQ(x.signal, y.signal);
+    EXPECT_EQ(x.capableTokens, y.capableTokens);
+    EXPECT_EQ(x.verdict.correct, y.verdict.correct);
+  }
+  auto info = (*sb2)->run(runB);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->status, "done");
+  auto ma = (*sa)->metrics((*(*sa)->runs()).front().id);
+  auto mb = (*sb2)->metrics(runB);
+  ASSERT_TRUE(ma.ok() && mb.ok());
+  ASSERT_EQ(ma->size(), mb->size());
+  for (size_t i = 0; i < ma->size(); ++i)
+    EXPECT_DOUBLE_EQ((*ma)[i].meanCapableTokens, (*mb)[i].meanCapableTokens);
+}
+
+}  // namespace
+}  // namespace duet
