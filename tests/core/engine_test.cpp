@@ -5,7 +5,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -296,6 +299,98 @@ TEST_F(EngineTest, EvalKilledMidRunResumesWithNothingLostOrDuplicated) {
   ASSERT_EQ(ma->size(), mb->size());
   for (size_t i = 0; i < ma->size(); ++i)
     EXPECT_DOUBLE_EQ((*ma)[i].meanCapableTokens, (*mb)[i].meanCapableTokens);
+}
+
+}  // namespace
+}  // namespace duet
+
+namespace duet {
+namespace {
+
+std::string runCli(const std::string& args, int* code = nullptr) {
+  std::string cmd = std::string(DUET_CLI_PATH) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int st = pclose(p);
+  if (code) *code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return out;
+}
+
+// The CLI flow of a study: eval with baselines at matched budgets, then tradeoff, show, regrade,
+// probe, export and solve, all against the same store.
+TEST_F(EngineTest, CliEvalTradeoffShowRegradeProbeExportSolve) {
+  const std::string exp = (s_dir / "experiment.json").string();
+  const std::string db = " --db " + (s_dir / "flow.sqlite").string();
+  int code = -1;
+  std::string out = runCli("eval --json --experiment " + exp + " --limit 4 --baselines original,light,truncate" + db, &code);
+  ASSERT_EQ(code, 0) << out;
+  auto j = nlohmann::json::parse(out);
+  const int64_t run = j["run"];
+  std::set<std::string> systems;
+  for (const auto& m : j["metrics"]) systems.insert(m["system"]);
+  EXPECT_TRUE(systems.count("duet@10") && systems.count("duet@20") && systems.count("original") && systems.count("light"));
+  int truncs = 0;
+  for (const auto& s : systems) truncs += s.rfind("truncate@", 0) == 0;
+  EXPECT_GE(truncs, 1) << "matched-budget truncation ran";
+
+  out = runCli("tradeoff " + std::to_string(run) + " --csv" + db, &code);
+  ASSERT_EQ(code, 0);
+  EXPECT_EQ(out.substr(0, out.find('\n')),
+            "series,label,step,n,accuracy,accuracy_lo,accuracy_hi,mean_M_tokens,mean_M_tokens_lo,mean_M_tokens_hi");
+  EXPECT_NE(out.find("\ncheckpoint,duet@10,10,4,"), std::string::npos) << out;
+  EXPECT_NE(out.find("\noriginal,original,-1,4,"), std::string::npos) << out;
+
+  out = runCli("show --json " + std::to_string(run) + db, &code);
+  ASSERT_EQ(code, 0);
+  auto shown = nlohmann::json::parse(out);
+  ASSERT_GT(shown["items"].size(), 0u);
+  int64_t duetRow = 0;
+  for (const auto& it : shown["items"])
+    if (it["system"] == "duet@20") duetRow = it["row_id"];
+  ASSERT_GT(duetRow, 0);
+
+  out = runCli("regrade " + std::to_string(run) + db, &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("0 verdicts changed"), std::string::npos) << out;
+
+  out = runCli("probe --json --points 3 " + std::to_string(run) + " " + std::to_string(duetRow) + db, &code);
+  ASSERT_EQ(code, 0) << out;
+  auto probe = nlohmann::json::parse(out);
+  EXPECT_LE(probe["points"].size(), 3u);
+  EXPECT_GE(probe["points"].size(), 1u);
+
+  const std::string html = (s_dir / "r.html").string();
+  runCli("export " + std::to_string(run) + " --format html --out " + html + db, &code);
+  ASSERT_EQ(code, 0);
+  std::ifstream hin(html);
+  std::string page((std::istreambuf_iterator<char>(hin)), std::istreambuf_iterator<char>());
+  EXPECT_NE(page.find("Content-Security-Policy"), std::string::npos);
+  EXPECT_EQ(page.find("<script"), std::string::npos);
+  out = runCli("export " + std::to_string(run) + " --format jsonl" + db, &code);
+  ASSERT_EQ(code, 0);
+  EXPECT_EQ(static_cast<size_t>(std::count(out.begin(), out.end(), '\n')), shown["items"].size());
+
+  out = runCli("solve --json --experiment " + exp + " --checkpoint 10 --dataset " + (s_dir / "data.jsonl").string() +
+                   " --item 2",
+               &code);
+  ASSERT_EQ(code, 0) << out;
+  auto last = nlohmann::json::parse(out.substr(out.rfind("\n{") + 1));
+  EXPECT_EQ(last["type"], "result");
+  EXPECT_EQ(last["system"], "duet@10");
+  EXPECT_EQ(last["gold"], "4");
+
+  out = runCli("grade --json --kind math --gold 1/2 'so \\boxed{0.5}'", &code);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_TRUE(nlohmann::json::parse(out)["correct"].get<bool>());
+
+  out = runCli("show 999999" + db, &code);
+  EXPECT_EQ(code, 1);
+  out = runCli("eval --experiment /nonexistent.json" + db, &code);
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(out.find("/nonexistent.json"), std::string::npos);
 }
 
 }  // namespace
