@@ -1,10 +1,15 @@
-// matmul() orchestration: activation quantization, the decode path (one unpacked weight row
-// against each token) and the prefill path (tiles of weight rows against 16-token lane sets),
-// parallelised over output rows. Kernels live in matmul_qdot.cpp / matmul_float.cpp /
-// matmul_unpack.cpp; the representation is described in matmul_internal.h.
+// matmul() orchestration: activation quantization, then one of
+//  - decode (few tokens): each weight row is read once and dotted with every token; on AVX-512
+//    VNNI by the fused per-type kernels of matmul_decode.cpp, elsewhere by unpacking the row
+//    (matmul_unpack.cpp) and the portable integer dot of matmul_qdot.cpp;
+//  - prefill (AVX-512 VNNI, >= kQuantPrefillMinTok tokens): tiles of unpacked weight rows
+//    against 16-token lane sets (matmul_qdot.cpp), each weight row read once per 64 tokens.
+// Work is split over output rows, one contiguous chunk per pool thread. Float weights take the
+// same two shapes in matmul_float.cpp. The representation is described in matmul_internal.h.
 #include "core/kernels/matmul.h"
 
 #include <algorithm>
+#include <cassert>
 #include <vector>
 
 #include "core/kernels/matmul_internal.h"
@@ -16,8 +21,8 @@ namespace {
 
 using namespace detail;
 
-// Below this many tokens each weight row is unpacked once and dotted with every token; from
-// here on the lane-per-token tiles win (they need AVX-512 VNNI).
+// Below this many tokens the decode path runs (one row dot per token); from here on the
+// lane-per-token tiles win even with half-empty lanes (they need AVX-512 VNNI).
 constexpr int64_t kQuantPrefillMinTok = 6;
 constexpr int64_t kFloatPrefillMinTok = 6;
 constexpr int64_t kQuantRowTile = 4;   // weight rows per prefill tile
@@ -44,6 +49,7 @@ WeightScratch& weightScratch() {
 // Per-caller activation buffers (the thread calling matmul owns them for the call).
 struct ActScratch {
   std::vector<int8_t> qs, tqs;
+  std::vector<int32_t> init, initQuad;
   std::vector<float> da, ds32, ds16, tda, tds32, tds16, xi;
 };
 ActScratch& actScratch() {
@@ -73,8 +79,10 @@ void matmulFloat(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
       int64_t t0, t1;
       ThreadPool::split(nTiles, ith, nth, t0, t1);
       float* wf = grow(weightScratch().wf, static_cast<size_t>(kFloatRowTile * cols));
-      for (int64_t vb = 0; vb < nVec; vb += kFloatTokVecBlock) {
-        const int64_t vEnd = std::min(nVec, vb + kFloatTokVecBlock);
+      // As many token vectors per pass as keep their activations within ~512 KB of L2.
+      const int64_t vecBlock = std::max<int64_t>(kFloatTokVecBlock, (512 << 10) / (cols * 64));
+      for (int64_t vb = 0; vb < nVec; vb += vecBlock) {
+        const int64_t vEnd = std::min(nVec, vb + vecBlock);
         for (int64_t tile = t0; tile < t1; ++tile) {
           const int64_t r0 = tile * kFloatRowTile, nr = std::min(kFloatRowTile, rows - r0);
           for (int64_t i = 0; i < nr; ++i) dequantizeRow(w.type, rowPtr(w, r0 + i), wf + i * cols, cols);
@@ -147,6 +155,32 @@ void matmulQuant(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
     });
     return;
   }
+  if (nTok < kQuantPrefillMinTok) {
+    int32_t* init = grow(a.init, static_cast<size_t>(nTok * cols / 4));
+    int8_t* qsQuad = grow(a.tqs, static_cast<size_t>(nTok * cols));
+    int32_t* initQuad = grow(a.initQuad, static_cast<size_t>(nTok * cols / 8));
+    for (int64_t t = 0; t < nTok; ++t) {
+      quantizeActs(x, cols, t, t + 1, a);
+      buildDecodeInit(w.type, a.qs.data() + t * cols, cols, init + t * cols / 4, qsQuad + t * cols,
+                      initQuad + t * cols / 8);
+    }
+    pool.run([&](int ith, int nth) {
+      int64_t r0, r1;
+      ThreadPool::split(rows, ith, nth, r0, r1);
+      // One row at a time: the kernels can take two rows (shared activation loads), but two
+      // concurrent row streams measured 2-3x slower from DRAM on the target machine.
+      for (int64_t r = r0; r < r1; ++r) {
+        const void* rp[1] = {rowPtr(w, r)};
+        for (int64_t t = 0; t < nTok; ++t) {
+          const DecodeAct act{a.qs.data() + t * cols, a.da.data() + t * nb, a.ds32.data() + t * nb,
+                              a.ds16.data() + t * 2 * nb, init + t * cols / 4, qsQuad + t * cols,
+                              initQuad + t * cols / 8};
+          dotRowsDecode(w.type, rp, 1, cols, act, y + t * rows + r);
+        }
+      }
+    });
+    return;
+  }
 #endif
   if (nTok == 1) {
     quantizeActs(x, cols, 0, 1, a);
@@ -180,6 +214,12 @@ void matmulQuant(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
 
 void matmul(const MatrixView& w, const float* x, int64_t nTok, float* y, ThreadPool& pool) {
   if (nTok <= 0 || w.rows <= 0) return;
+  const GgmlTypeTraits& tr = ggmlTraits(w.type);
+  assert(tr.supported && w.cols % tr.blockSize == 0 && "matmul: unsupported weight type or shape");
+  if (!tr.supported || w.cols % tr.blockSize != 0) {  // release builds: defined output, no crash
+    std::fill(y, y + nTok * w.rows, 0.0f);
+    return;
+  }
   if (unpackGroupSize(w.type) == 0)
     matmulFloat(w, x, nTok, y, pool);
   else

@@ -54,6 +54,29 @@ float dotUnpacked(const uint8_t* q, const float* ws, const float* offs, int grou
 float dotFloatRow(GgmlType t, const void* row, const float* x, int64_t cols);
 
 #if defined(DUET_AVX512VNNI)
+// ---- Decode (AVX-512 VNNI): fused per-type row dots, matmul_decode.cpp ----
+
+struct DecodeAct {
+  const int8_t* qs;     // [cols]
+  const float* da;      // [cols/32]
+  const float* ds32;    // [cols/32]
+  const float* ds16;    // [cols/16]
+  const int32_t* init;  // [cols/4] dpbusd start values folding in the type's code offset
+  // Quad order for the nibble types, per 128 codes q: bytes [128q + 16b + j] = qs[128q + 32b + j]
+  // and [128q + 64 + 16b + j] = qs[128q + 32b + 16 + j] (b < 4, j < 16); initQuad has 4 lanes per
+  // block. Only whole groups of 128 are present.
+  const int8_t* qsQuad;      // [cols/128 * 128]
+  const int32_t* initQuad;   // [cols/128 * 16]
+};
+// The code offset c of symmetric types (x = d * (q + c)): -128 Q8_0, -8 Q4_0, -16 Q5_0, else 0.
+int decodeInitOffset(GgmlType t);
+// Builds init / qsQuad / initQuad (see DecodeAct) for one token's codes qs.
+void buildDecodeInit(GgmlType t, const int8_t* qs, int64_t cols, int32_t* init, int8_t* qsQuad,
+                     int32_t* initQuad);
+// out[i] = dot(rows[i], a) for nRows (1 or 2) rows of type t.
+void dotRowsDecode(GgmlType t, const void* const* rows, int nRows, int64_t cols, const DecodeAct& a,
+                   float* out);
+
 // Float prefill: x for token vector v is xi[(v * cols + k) * 16 + lane] (zero past nTok).
 void interleaveFloat(const float* x, int64_t cols, int64_t nTok, int64_t v0, int64_t v1, float* xi);
 // y[t * ldy + r] for nRows (<= 8) f32 rows wf (row stride cols) and tokens of vectors [v0, v1).

@@ -106,9 +106,10 @@ TEST_P(MatmulVsReference, AllShapesTokenCountsAndPools) {
   const GgmlType t = GetParam();
   const int bs = ggmlTraits(t).blockSize;
   ThreadPool pool1(1), pool2(2);
-  // K-quants need multiples of 256: 896 is replaced by 512 + 1280 (odd number of 64-chunks).
-  const std::vector<int64_t> colsList =
-      bs == 256 ? std::vector<int64_t>{256, 512, 1280, 4864} : std::vector<int64_t>{32, 96, 256, 896, 4864};
+  // K-quants need multiples of 256, so 896 becomes 512 and 1280. 96 and 224 leave a half chunk and
+  // 128-groups plus leftover blocks.
+  const std::vector<int64_t> colsList = bs == 256 ? std::vector<int64_t>{256, 512, 1280, 4864}
+                                                  : std::vector<int64_t>{32, 96, 224, 256, 896, 4864};
   uint32_t seed = 1;
   for (int64_t cols : colsList) {
     for (int64_t rows : {7, 33}) {
@@ -127,13 +128,19 @@ TEST_P(MatmulVsReference, AllShapesTokenCountsAndPools) {
   }
 }
 
+// Token counts that need several passes over each row tile (the prefill paths work on blocks of
+// 16-token vectors), plus a one-row matrix that leaves the second thread without rows.
 TEST_P(MatmulVsReference, LargePrefillBatch) {
   const GgmlType t = GetParam();
   ThreadPool pool(2);
-  const Weights w = makeWeights(t, 41, 512, 99);
-  for (int64_t nTok : {33, 64}) {
-    const auto x = makeActs(nTok, 512, true, 5);
-    const std::string err = checkMatmul(w, x, nTok, true, pool);
+  struct Case {
+    int64_t rows, cols, nTok;
+  };
+  for (const Case c : {Case{41, 512, 33}, Case{41, 512, 64}, Case{41, 512, 100}, Case{9, 4864, 40},
+                       Case{1, 512, 20}, Case{1, 512, 1}}) {
+    const Weights w = makeWeights(t, c.rows, c.cols, 99);
+    const auto x = makeActs(c.nTok, c.cols, true, 5);
+    const std::string err = checkMatmul(w, x, c.nTok, true, pool);
     ASSERT_TRUE(err.empty()) << err;
   }
 }

@@ -1,0 +1,383 @@
+// Fused AVX-512 VNNI row dots for decode: each kernel reads a quantized weight row once,
+// expands codes in registers and runs dpbusd against the 8-bit activations, with no scratch.
+// Lane l of a 64-code chunk covers codes 4l..4l+3. Symmetric types (x = d * (q + c)) fold the
+// offset into the integer accumulator: it starts at c/8 * (activation block sum) per lane (the
+// `init` array, built per call by buildDecodeInit). Types with a float min add it separately.
+#include "core/kernels/matmul_internal.h"
+
+#if defined(DUET_AVX512VNNI)
+#include <immintrin.h>
+
+#include <array>
+#include <cstddef>
+#include <cstring>
+#include <type_traits>
+
+#include "core/kernels/blocks.h"
+
+namespace duet::kernels::detail {
+namespace {
+
+inline __m512 toFloat(__m512i v) { return _mm512_cvtepi32_ps(v); }
+
+// Two floats into the low lanes (no alignment requirement).
+inline __m128 load2f(const float* p) {
+  return _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+}
+
+// [d0, d1] halves as two floats in the low lanes.
+inline __m128 twoHalves(uint16_t d0, uint16_t d1) {
+  return _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(d0 | (static_cast<uint32_t>(d1) << 16))));
+}
+
+inline __m512i nibbles2(const uint8_t* p0, const uint8_t* p1) {
+  const __m256i x = _mm256_inserti128_si256(
+      _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p0))),
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1)), 1);
+  const __m512i z = _mm512_castsi256_si512(x);
+  const __m512i d = _mm512_shuffle_i64x2(z, z, 0x50);  // [p0, p0, p1, p1]
+  return _mm512_and_si512(_mm512_srlv_epi64(d, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0)),
+                          _mm512_set1_epi8(15));
+}
+
+inline __m512i fifth2(__m512i z, const uint8_t* qh0, const uint8_t* qh1) {
+  uint32_t h0, h1;
+  std::memcpy(&h0, qh0, 4);
+  std::memcpy(&h1, qh1, 4);
+  const __mmask64 k = _cvtu64_mask64(h0 | (static_cast<uint64_t>(h1) << 32));
+  return _mm512_mask_add_epi8(z, k, z, _mm512_set1_epi8(16));
+}
+
+// Codes of blocks b[0] and b[1] (b[1] unused when `one`; its lanes are zero).
+template <class B>
+inline __m512i codes2(const B* b, bool one) {
+  const B* b1 = one ? b : b + 1;
+  __m512i z;
+  if constexpr (std::is_same_v<B, BlockQ8_0>) {
+    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b->qs));
+    const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b1->qs));
+    z = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(x0), x1, 1),
+                         _mm512_set1_epi8(static_cast<char>(0x80)));
+  } else {
+    z = nibbles2(b->qs, b1->qs);
+    if constexpr (std::is_same_v<B, BlockQ5_0> || std::is_same_v<B, BlockQ5_1>) z = fifth2(z, b->qh, b1->qh);
+  }
+  return one ? _mm512_maskz_mov_epi8(0xFFFFFFFFull, z) : z;
+}
+
+template <class B>
+constexpr bool kHasMin = std::is_same_v<B, BlockQ4_1> || std::is_same_v<B, BlockQ5_1>;
+
+// NR rows at once share the activation loads (matmul() currently uses NR = 1; see there).
+// Adds to out[r] the dot over blocks [first, cols / 32).
+template <class B, int NR>
+void dot32(const void* const* rows, int64_t cols, const DecodeAct& a, float* out, int64_t first = 0) {
+  const int64_t nb = cols / 32;
+  const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+  __m512 acc[NR][2];
+  __m128 accMin[NR];
+  for (int r = 0; r < NR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps(), accMin[r] = _mm_setzero_ps();
+  auto step = [&](int64_t i, bool one, int u) {
+    const __mmask64 km = one ? 0xFFFFFFFFull : ~0ull;
+    const __m512i av = _mm512_maskz_loadu_epi8(km, a.qs + 32 * i);
+    // A lone last block must not read past the ends of init / da / ds32.
+    const __m512i init = kHasMin<B> ? _mm512_setzero_si512()
+                         : one      ? _mm512_maskz_loadu_epi32(0x00FF, a.init + 8 * i)
+                                    : _mm512_loadu_si512(a.init + 8 * i);
+    const __m128 da2 = one ? _mm_load_ss(a.da + i) : load2f(a.da + i);
+    for (int r = 0; r < NR; ++r) {
+      const B* b = static_cast<const B*>(rows[r]) + i;
+      const __m512i s = _mm512_dpbusd_epi32(init, codes2<B>(b, one), av);
+      const __m128 dd = _mm_mul_ps(twoHalves(b[0].d, one ? 0 : b[1].d), da2);
+      if constexpr (kHasMin<B>) {
+        const __m128 ds2 = one ? _mm_load_ss(a.ds32 + i)
+                               : load2f(a.ds32 + i);
+        accMin[r] = _mm_fmadd_ps(twoHalves(b[0].m, one ? 0 : b[1].m), ds2, accMin[r]);
+      }
+      acc[r][u] = _mm512_fmadd_ps(toFloat(s), _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(dd)), acc[r][u]);
+    }
+  };
+  int64_t i = first;
+  for (; i + 4 <= nb; i += 4) step(i, false, 0), step(i + 2, false, 1);
+  for (; i + 2 <= nb; i += 2) step(i, false, 0);
+  if (i < nb) step(i, true, 1);
+  for (int r = 0; r < NR; ++r) {
+    out[r] += _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]));
+    if constexpr (kHasMin<B>) {
+      const __m128 m2 = _mm_add_ps(accMin[r], _mm_movehl_ps(accMin[r], accMin[r]));
+      out[r] += _mm_cvtss_f32(m2) + _mm_cvtss_f32(_mm_shuffle_ps(m2, m2, 1));
+    }
+  }
+}
+
+
+// Nibble types, four blocks (128 codes) per step: the 16 qs bytes of each block are gathered with
+// one two-source byte permute; low nibbles (elements 0..15 of each block) and high nibbles
+// (16..31) go against the matching quad-ordered activations (DecodeAct::qsQuad), so both dpbusd
+// land in the same lanes: lanes 4b..4b+3 belong to block b. Scales come from one word permute.
+#if defined(__AVX512VBMI__)
+template <class B>
+struct QuadLayout {
+  static constexpr int kSize = sizeof(B);
+  static constexpr bool kMin = kHasMin<B>;
+  static constexpr bool kHigh = std::is_same_v<B, BlockQ5_0> || std::is_same_v<B, BlockQ5_1>;
+  static constexpr int kQs = static_cast<int>(offsetof(B, qs));
+  static constexpr int kQh = kHigh ? (kMin ? 4 : 2) : 0;
+  // Byte b*16+j of the result = qs[j] of block b.
+  static constexpr std::array<uint8_t, 64> qsBytes() {
+    std::array<uint8_t, 64> idx{};
+    for (int b = 0; b < 4; ++b)
+      for (int j = 0; j < 16; ++j) idx[16 * b + j] = static_cast<uint8_t>(b * kSize + kQs + j);
+    return idx;
+  }
+  // Words 0..3: d, 4..7: m, 8..11: low qh words, 12..15: high qh words of blocks 0..3.
+  static constexpr std::array<uint16_t, 32> wordIdx() {
+    std::array<uint16_t, 32> idx{};
+    for (int b = 0; b < 4; ++b) {
+      idx[b] = static_cast<uint16_t>(b * kSize / 2);
+      idx[4 + b] = static_cast<uint16_t>((b * kSize + 2) / 2);
+      idx[8 + b] = static_cast<uint16_t>((b * kSize + kQh) / 2);
+      idx[12 + b] = static_cast<uint16_t>((b * kSize + kQh + 2) / 2);
+    }
+    return idx;
+  }
+  alignas(64) static constexpr std::array<uint8_t, 64> kQsIdx = qsBytes();
+  alignas(64) static constexpr std::array<uint16_t, 32> kWordIdx = wordIdx();
+};
+
+template <class B, int NR>
+void dotQuad(const void* const* rows, int64_t cols, const DecodeAct& a, float* out) {
+  using L = QuadLayout<B>;
+  const int64_t nq = cols / 128;
+  const __m512i qsIdx = _mm512_load_si512(L::kQsIdx.data()), wIdx = _mm512_load_si512(L::kWordIdx.data());
+  const __m512i m4 = _mm512_set1_epi8(15);
+  const __m512i idx4 = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  const __mmask64 tailMask = (~0ull) >> (128 - 4 * L::kSize);  // bytes 64.. of the 4 blocks
+  __m512 acc[NR];
+  __m128 accMin[NR];
+  for (int r = 0; r < NR; ++r) acc[r] = _mm512_setzero_ps(), accMin[r] = _mm_setzero_ps();
+  for (int64_t q = 0; q < nq; ++q) {
+    const __m512i aLo = _mm512_loadu_si512(a.qsQuad + 128 * q), aHi = _mm512_loadu_si512(a.qsQuad + 128 * q + 64);
+    const __m512i init = L::kMin ? _mm512_setzero_si512() : _mm512_loadu_si512(a.initQuad + 16 * q);
+    const __m128 da4 = _mm_loadu_ps(a.da + 4 * q);
+    for (int r = 0; r < NR; ++r) {
+      const uint8_t* p = static_cast<const uint8_t*>(rows[r]) + 4 * L::kSize * q;
+      const __m512i w0 = _mm512_loadu_si512(p);
+      const __m512i w1 = _mm512_maskz_loadu_epi8(tailMask, p + 64);  // never reads past block 3
+      const __m512i qs = _mm512_permutex2var_epi8(w0, qsIdx, w1);
+      const __m512i words = _mm512_permutex2var_epi16(w0, wIdx, w1);
+      __m512i lo = _mm512_and_si512(qs, m4), hi = _mm512_and_si512(_mm512_srli_epi16(qs, 4), m4);
+      if constexpr (L::kHigh) {
+        const __m128i qh = _mm512_extracti32x4_epi32(words, 1);
+        const __mmask64 kLo = _cvtu64_mask64(static_cast<uint64_t>(_mm_cvtsi128_si64(qh)));
+        const __mmask64 kHi = _cvtu64_mask64(static_cast<uint64_t>(_mm_extract_epi64(qh, 1)));
+        lo = _mm512_mask_add_epi8(lo, kLo, lo, _mm512_set1_epi8(16));
+        hi = _mm512_mask_add_epi8(hi, kHi, hi, _mm512_set1_epi8(16));
+      }
+      const __m512i sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init, lo, aLo), hi, aHi);
+      const __m256 dm = _mm256_cvtph_ps(_mm512_castsi512_si128(words));  // [d0..d3, m0..m3]
+      const __m128 dd = _mm_mul_ps(_mm256_castps256_ps128(dm), da4);
+      acc[r] = _mm512_fmadd_ps(toFloat(sum), _mm512_permutexvar_ps(idx4, _mm512_castps128_ps512(dd)), acc[r]);
+      if constexpr (L::kMin) accMin[r] = _mm_fmadd_ps(_mm256_extractf128_ps(dm, 1), _mm_loadu_ps(a.ds32 + 4 * q), accMin[r]);
+    }
+  }
+  for (int r = 0; r < NR; ++r) {
+    out[r] = _mm512_reduce_add_ps(acc[r]);
+    if constexpr (L::kMin) {
+      const __m128 m2 = _mm_add_ps(accMin[r], _mm_movehl_ps(accMin[r], accMin[r]));
+      out[r] += _mm_cvtss_f32(_mm_add_ss(m2, _mm_shuffle_ps(m2, m2, 1)));
+    }
+  }
+  if (4 * nq < cols / 32) dot32<B, NR>(rows, cols, a, out, 4 * nq);  // 1..3 leftover blocks
+}
+#endif
+
+// Q8_0, four blocks per step: the four half scales come from one word permute over the
+// 128-byte window (d of block b at byte 34 b), instead of four scalar loads.
+template <int NR>
+void dotQ8Quad(const void* const* rows, int64_t cols, const DecodeAct& a, float* out) {
+  const int64_t nq = cols / 128;
+  const __m512i wIdx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                        0, 0, 0, 0, 0, 0, 0, 51, 34, 17, 0);
+  const __m512i idx01 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m512i idx23 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  const __mmask64 tailMask = (1ull << 40) - 1;  // bytes 64..103: up to the last d
+  __m512 acc[NR][2];
+  for (int r = 0; r < NR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t q = 0; q < nq; ++q) {
+    const __m512i a01 = _mm512_loadu_si512(a.qs + 128 * q), a23 = _mm512_loadu_si512(a.qs + 128 * q + 64);
+    const __m512i i01 = _mm512_loadu_si512(a.init + 32 * q), i23 = _mm512_loadu_si512(a.init + 32 * q + 16);
+    const __m128 da4 = _mm_loadu_ps(a.da + 4 * q);
+    for (int r = 0; r < NR; ++r) {
+      const auto* b = static_cast<const BlockQ8_0*>(rows[r]) + 4 * q;
+      const auto* p = reinterpret_cast<const uint8_t*>(b);
+      auto pair = [&](int k) {
+        const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].qs));
+        const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k + 1].qs));
+        return _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(x0), x1, 1), flip);
+      };
+      const __m512i words = _mm512_permutex2var_epi16(_mm512_loadu_si512(p), wIdx,
+                                                      _mm512_maskz_loadu_epi8(tailMask, p + 64));
+      const __m512 dd = _mm512_castps128_ps512(_mm_mul_ps(_mm_cvtph_ps(_mm512_castsi512_si128(words)), da4));
+      const __m512i s01 = _mm512_dpbusd_epi32(i01, pair(0), a01);
+      const __m512i s23 = _mm512_dpbusd_epi32(i23, pair(2), a23);
+      acc[r][0] = _mm512_fmadd_ps(toFloat(s01), _mm512_permutexvar_ps(idx01, dd), acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(toFloat(s23), _mm512_permutexvar_ps(idx23, dd), acc[r][1]);
+    }
+  }
+  for (int r = 0; r < NR; ++r) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]));
+  if (4 * nq < cols / 32) dot32<BlockQ8_0, NR>(rows, cols, a, out, 4 * nq);  // 1..3 leftover blocks
+}
+
+// Q4_K / Q5_K: 16 floats [sc0..7, m0..7] of the super-block (6-bit values unpacked), all in
+// vector registers. With the 12 bytes as dwords w0, w1, w2 (blocks.h describes the packing):
+//   scales 0..3 = w0 & 0x3F..,  scales 4..7 = (w2 & 0x0F..) | (top 2 bits of w0 bytes) << 4,
+//   mins 0..3   = w1 & 0x3F..,  mins 4..7   = (w2 >> 4 & 0x0F..) | (top 2 bits of w1 bytes) << 4.
+// Reads 16 bytes: the 4 after `scales` are the next field of the same block.
+inline __m512 scalesMinsK(const uint8_t* s) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+  const __m128i a = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0));  // [w0, w2, w1, w2]
+  const __m128i b = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0));  // [w0, w0, w1, w1]
+  const __m128i low = _mm_and_si128(_mm_srlv_epi32(a, _mm_set_epi32(4, 0, 0, 0)),
+                                    _mm_set_epi32(0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F));
+  const __m128i high = _mm_and_si128(_mm_srli_epi32(b, 2), _mm_set_epi32(0x30303030, 0, 0x30303030, 0));
+  return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_or_si128(low, high)));
+}
+
+template <class B, bool kHigh>
+float dotK45(const void* row, int64_t cols, const DecodeAct& a) {
+  const B* b = static_cast<const B*>(row);
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), accMin = _mm512_setzero_ps();
+  const __m512i m4 = _mm512_set1_epi8(15);
+  for (int64_t i = 0; i < cols / 256; ++i) {
+    const __m128 dm = twoHalves(b[i].d, b[i].dmin);
+    const __m512 dvec = _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+                                              _mm512_castps128_ps512(dm));
+    const __m512 act = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(a.da + 8 * i)),
+                                          _mm256_loadu_ps(a.ds32 + 8 * i), 1);
+    const __m512 prod = _mm512_mul_ps(_mm512_mul_ps(scalesMinsK(b[i].scales), dvec), act);
+    accMin = _mm512_add_ps(accMin, prod);  // lanes 8..15: dmin * m * ds
+    __m256i hbits = _mm256_setzero_si256();
+    if constexpr (kHigh) hbits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qh));
+    for (int c = 0; c < 4; ++c) {
+      const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 32 * c));
+      __m512i z = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(x), _mm256_srli_epi16(x, 4), 1), m4);
+      if constexpr (kHigh) {
+        const uint32_t lo = _mm256_test_epi8_mask(hbits, _mm256_set1_epi8(static_cast<char>(1 << (2 * c))));
+        const uint32_t hi = _mm256_test_epi8_mask(hbits, _mm256_set1_epi8(static_cast<char>(2 << (2 * c))));
+        z = _mm512_mask_add_epi8(z, _cvtu64_mask64(lo | (static_cast<uint64_t>(hi) << 32)), z, _mm512_set1_epi8(16));
+      }
+      const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), z, _mm512_loadu_si512(a.qs + 256 * i + 64 * c));
+      const __m512i idx = _mm512_set_epi32(2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1,
+                                           2 * c + 1, 2 * c + 1, 2 * c, 2 * c, 2 * c, 2 * c, 2 * c, 2 * c, 2 * c, 2 * c);
+      __m512& acc = (c & 1) ? acc1 : acc0;
+      acc = _mm512_fmadd_ps(toFloat(s), _mm512_permutexvar_ps(idx, prod), acc);
+    }
+  }
+  const float mins = _mm512_mask_reduce_add_ps(0xFF00, accMin);
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) - mins;
+}
+
+float dotQ6K(const void* row, int64_t cols, const DecodeAct& a) {
+  const auto* b = static_cast<const BlockQ6_K*>(row);
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), accOff = _mm512_setzero_ps();
+  const __m512i pairIdx = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+  const __m512i m4 = _mm512_set1_epi8(15);
+  for (int64_t i = 0; i < cols / 256; ++i) {
+    const __m512 sc = _mm512_mul_ps(
+        _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b[i].scales)))),
+        _mm512_set1_ps(_cvtsh_ss(b[i].d)));
+    const __m512 da = _mm512_permutexvar_ps(pairIdx, _mm512_castps256_ps512(_mm256_loadu_ps(a.da + 8 * i)));
+    const __m512 comb = _mm512_mul_ps(sc, da);
+    accOff = _mm512_fmadd_ps(sc, _mm512_loadu_ps(a.ds16 + 16 * i), accOff);  // times -32 at the end
+    for (int h = 0; h < 2; ++h) {
+      const __m512i lbits = _mm512_loadu_si512(b[i].ql + 64 * h);
+      const __m256i hy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qh + 32 * h));
+      const __m512i h2 = _mm512_inserti64x4(_mm512_castsi256_si512(hy), _mm256_srli_epi16(hy, 2), 1);
+      const __m512i z0 = _mm512_or_si512(_mm512_and_si512(lbits, m4),
+                                         _mm512_slli_epi16(_mm512_and_si512(h2, _mm512_set1_epi8(3)), 4));
+      const __m512i z1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(lbits, 4), m4),
+                                         _mm512_and_si512(h2, _mm512_set1_epi8(0x30)));
+      const int8_t* aq = a.qs + 256 * i + 128 * h;
+      const __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), z0, _mm512_loadu_si512(aq));
+      const __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), z1, _mm512_loadu_si512(aq + 64));
+      const int g0 = 8 * h, g1 = 8 * h + 4;  // first group of each chunk
+      const __m512i i0 = _mm512_add_epi32(_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0), _mm512_set1_epi32(g0));
+      const __m512i i1 = _mm512_add_epi32(_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0), _mm512_set1_epi32(g1));
+      acc0 = _mm512_fmadd_ps(toFloat(s0), _mm512_permutexvar_ps(i0, comb), acc0);
+      acc1 = _mm512_fmadd_ps(toFloat(s1), _mm512_permutexvar_ps(i1, comb), acc1);
+    }
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) - 32.0f * _mm512_reduce_add_ps(accOff);
+}
+
+}  // namespace
+
+int decodeInitOffset(GgmlType t) {
+  switch (t) {
+    case GgmlType::kQ8_0: return -128;
+    case GgmlType::kQ4_0: return -8;
+    case GgmlType::kQ5_0: return -16;
+    default: return 0;
+  }
+}
+
+void buildDecodeInit(GgmlType t, const int8_t* qs, int64_t cols, int32_t* init, int8_t* qsQuad,
+                     int32_t* initQuad) {
+  const int c = decodeInitOffset(t);
+  for (int64_t b = 0; b < cols / 32; ++b) {
+    int32_t sum = 0;
+    for (int j = 0; j < 32; ++j) sum += qs[32 * b + j];
+    for (int l = 0; l < 8; ++l) init[8 * b + l] = c / 8 * sum;  // 8 lanes per block
+    const int64_t g = b / 4, k = b % 4;
+    if (g >= cols / 128) continue;
+    for (int l = 0; l < 4; ++l) initQuad[16 * g + 4 * k + l] = c / 4 * sum;  // 4 lanes per block
+    std::memcpy(qsQuad + 128 * g + 16 * k, qs + 32 * b, 16);
+    std::memcpy(qsQuad + 128 * g + 64 + 16 * k, qs + 32 * b + 16, 16);
+  }
+}
+
+template <int NR>
+void dotRowsDecodeN(GgmlType t, const void* const* rows, int64_t cols, const DecodeAct& a, float* out) {
+  [[maybe_unused]] auto zero = [](float* o) {
+    for (int r = 0; r < NR; ++r) o[r] = 0.0f;
+  };
+  switch (t) {
+    case GgmlType::kQ8_0: dotQ8Quad<NR>(rows, cols, a, out); return;
+#if defined(__AVX512VBMI__)  // the byte permute of dotQuad (Ice Lake, Zen 4 and later)
+    case GgmlType::kQ4_0: dotQuad<BlockQ4_0, NR>(rows, cols, a, out); return;
+    case GgmlType::kQ4_1: dotQuad<BlockQ4_1, NR>(rows, cols, a, out); return;
+    case GgmlType::kQ5_0: dotQuad<BlockQ5_0, NR>(rows, cols, a, out); return;
+    case GgmlType::kQ5_1: dotQuad<BlockQ5_1, NR>(rows, cols, a, out); return;
+#else
+    case GgmlType::kQ4_0: zero(out), dot32<BlockQ4_0, NR>(rows, cols, a, out); return;
+    case GgmlType::kQ4_1: zero(out), dot32<BlockQ4_1, NR>(rows, cols, a, out); return;
+    case GgmlType::kQ5_0: zero(out), dot32<BlockQ5_0, NR>(rows, cols, a, out); return;
+    case GgmlType::kQ5_1: zero(out), dot32<BlockQ5_1, NR>(rows, cols, a, out); return;
+#endif
+    case GgmlType::kQ4_K:
+      for (int r = 0; r < NR; ++r) out[r] = dotK45<BlockQ4_K, false>(rows[r], cols, a);
+      return;
+    case GgmlType::kQ5_K:
+      for (int r = 0; r < NR; ++r) out[r] = dotK45<BlockQ5_K, true>(rows[r], cols, a);
+      return;
+    case GgmlType::kQ6_K:
+      for (int r = 0; r < NR; ++r) out[r] = dotQ6K(rows[r], cols, a);
+      return;
+    default:
+      for (int r = 0; r < NR; ++r) out[r] = 0.0f;
+      return;
+  }
+}
+
+void dotRowsDecode(GgmlType t, const void* const* rows, int nRows, int64_t cols, const DecodeAct& a,
+                   float* out) {
+  if (nRows == 2)
+    dotRowsDecodeN<2>(t, rows, cols, a, out);
+  else
+    dotRowsDecodeN<1>(t, rows, cols, a, out);
+}
+
+}  // namespace duet::kernels::detail
+#endif
