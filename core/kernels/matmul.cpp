@@ -85,8 +85,13 @@ void matmulFloat(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
         const int64_t vEnd = std::min(nVec, vb + vecBlock);
         for (int64_t tile = t0; tile < t1; ++tile) {
           const int64_t r0 = tile * kFloatRowTile, nr = std::min(kFloatRowTile, rows - r0);
-          for (int64_t i = 0; i < nr; ++i) dequantizeRow(w.type, rowPtr(w, r0 + i), wf + i * cols, cols);
-          floatPrefillTile(wf, static_cast<int>(nr), xi, cols, vb, vEnd, nTok, y + r0, rows);
+          // F32 rows are used in place (consecutive rows are contiguous); others are widened.
+          const float* tileW = reinterpret_cast<const float*>(rowPtr(w, r0));
+          if (w.type != GgmlType::kF32 || w.rowBytes != static_cast<size_t>(cols) * sizeof(float)) {
+            for (int64_t i = 0; i < nr; ++i) dequantizeRow(w.type, rowPtr(w, r0 + i), wf + i * cols, cols);
+            tileW = wf;
+          }
+          floatPrefillTile(tileW, static_cast<int>(nr), xi, cols, vb, vEnd, nTok, y + r0, rows);
         }
       }
     });

@@ -112,4 +112,13 @@ void toF16(const float* x, uint16_t* y, int n) {
   for (; i < n; ++i) y[i] = fp32ToFp16(x[i]);
 }
 
+void fromF16(const uint16_t* x, float* y, int n) {
+  int i = 0;
+#if defined(__AVX512F__)
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(y + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i))));
+#endif
+  for (; i < n; ++i) y[i] = fp16ToFp32(x[i]);
+}
+
 }  // namespace duet::kernels

@@ -27,7 +27,8 @@ float dotF32F16(const float* a, const uint16_t* b, int n);
 // y += a * x
 void axpyF32(float a, const float* x, float* y, int n);
 void axpyF16(float a, const uint16_t* x, float* y, int n);
-// Converts n floats to f16 (round to nearest even).
+// Converts n floats to f16 (round to nearest even), and back.
 void toF16(const float* x, uint16_t* y, int n);
+void fromF16(const uint16_t* x, float* y, int n);
 
 }  // namespace duet::kernels

@@ -129,7 +129,10 @@ class Session {
   std::vector<float> m_tmp;     // [nBatch][nEmbd] projection output
   std::vector<float> m_gate;    // [nBatch][nFf]
   std::vector<float> m_up;      // [nBatch][nFf]
-  std::vector<float> m_scores;  // [nThreads][nCtx] attention scores scratch
+  // Attention scratch per thread: K and V tiles [kAttnTile][headDim] as float, scores
+  // [groupSize * nBatch][kAttnTile], output, running max and sum [groupSize * nBatch].
+  std::vector<float> m_attnScratch;  // [nThreads][attnScratchFloats()]
+  size_t attnScratchFloats() const;
   std::vector<float> m_ropeCos; // [nBatch][headDim/2]
   std::vector<float> m_ropeSin; // [nBatch][headDim/2]
   std::vector<float> m_invFreq; // [headDim/2]

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstring>
 
+#include <Eigen/Core>
+
 #include "core/kernels/ops.h"
 #include "core/model/model.h"
 
@@ -35,7 +37,7 @@ Session::Session(const Model& model, const SessionOptions& opts)
   m_tmp.resize(nb * c.nEmbd);
   m_gate.resize(nb * c.nFf);
   m_up.resize(nb * c.nFf);
-  m_scores.resize(static_cast<size_t>(m_pool.size()) * m_nCtx);
+  m_attnScratch.resize(static_cast<size_t>(m_pool.size()) * attnScratchFloats());
   const int half = c.headDim / 2;
   m_ropeCos.resize(nb * half);
   m_ropeSin.resize(nb * half);
@@ -155,39 +157,90 @@ void Session::forwardChunk(const int32_t* tokens, int n, bool allLogits, size_t 
   m_pos += n;
 }
 
-// Causal attention of the chunk's n queries over the cache [0, m_pos + t], one (token, head)
-// pair per task, split across the pool.
+// Causal attention of the chunk's n queries over the cache, flash-style: for each KV head, the
+// G * n query rows that share it are multiplied with tiles of kAttnTile cached positions (Eigen
+// GEMMs), with an online softmax, so memory stays bounded whatever the context length and an F16
+// cache is converted once per tile rather than once per query. KV heads are split across the pool.
+namespace {
+constexpr int kAttnTile = 256;
+using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+}  // namespace
+
+size_t Session::attnScratchFloats() const {
+  const size_t D = static_cast<size_t>(m_config.headDim);
+  const size_t R = static_cast<size_t>(m_config.groupSize()) * m_nBatch;
+  return 2 * kAttnTile * D + R * kAttnTile + 2 * R * D + 2 * R;
+}
+
 void Session::attention(int layer, int n) {
   const ModelConfig& c = m_config;
   const int D = c.headDim, Q = c.qDim(), KV = c.kvDim(), G = c.groupSize();
+  const int R = G * n, P = m_pos + n;
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   const size_t layerBase = static_cast<size_t>(layer) * m_nCtx * KV;
   const bool f16 = m_kvType == KvType::kF16;
-  const int64_t tasks = static_cast<int64_t>(n) * c.nHead;
   m_pool.run([&](int ith, int nth) {
     int64_t begin, end;
-    ThreadPool::split(tasks, ith, nth, begin, end);
-    float* scores = &m_scores[static_cast<size_t>(ith) * m_nCtx];
-    for (int64_t task = begin; task < end; ++task) {
-      const int t = static_cast<int>(task / c.nHead), h = static_cast<int>(task % c.nHead);
-      const int kvh = h / G;
-      const int nPos = m_pos + t + 1;
-      const float* q = &m_q[static_cast<size_t>(t) * Q + h * D];
-      float* out = &m_att[static_cast<size_t>(t) * Q + h * D];
-      for (int p = 0; p < nPos; ++p) {
-        const size_t off = layerBase + static_cast<size_t>(p) * KV + kvh * D;
-        scores[p] = scale * (f16 ? kernels::dotF32F16(q, reinterpret_cast<const uint16_t*>(m_k.data()) + off, D)
-                                 : kernels::dotF32(q, reinterpret_cast<const float*>(m_k.data()) + off, D));
+    ThreadPool::split(c.nHeadKv, ith, nth, begin, end);
+    float* base = &m_attnScratch[static_cast<size_t>(ith) * attnScratchFloats()];
+    float* kt = base;
+    float* vt = kt + kAttnTile * D;
+    float* st = vt + kAttnTile * D;
+    float* qg = st + static_cast<size_t>(R) * kAttnTile;
+    float* og = qg + static_cast<size_t>(R) * D;
+    float* mx = og + static_cast<size_t>(R) * D;
+    float* sum = mx + R;
+    for (int64_t kvh = begin; kvh < end; ++kvh) {
+      // Gather the query rows of this KV head: row r = t * G + g.
+      for (int t = 0; t < n; ++t)
+        for (int g = 0; g < G; ++g)
+          std::memcpy(qg + static_cast<size_t>(t * G + g) * D,
+                      &m_q[static_cast<size_t>(t) * Q + (kvh * G + g) * D], sizeof(float) * D);
+      Eigen::Map<RowMat> Qm(qg, R, D), Om(og, R, D);
+      Om.setZero();
+      std::fill(mx, mx + R, -INFINITY);
+      std::fill(sum, sum + R, 0.0f);
+      for (int p0 = 0; p0 < P; p0 += kAttnTile) {
+        const int T = std::min(kAttnTile, P - p0);
+        for (int j = 0; j < T; ++j) {
+          const size_t off = layerBase + static_cast<size_t>(p0 + j) * KV + kvh * D;
+          if (f16) {
+            kernels::fromF16(reinterpret_cast<const uint16_t*>(m_k.data()) + off, kt + j * D, D);
+            kernels::fromF16(reinterpret_cast<const uint16_t*>(m_v.data()) + off, vt + j * D, D);
+          } else {
+            std::memcpy(kt + j * D, reinterpret_cast<const float*>(m_k.data()) + off, sizeof(float) * D);
+            std::memcpy(vt + j * D, reinterpret_cast<const float*>(m_v.data()) + off, sizeof(float) * D);
+          }
+        }
+        Eigen::Map<RowMat> Km(kt, T, D), Vm(vt, T, D), Sm(st, R, T);
+        Sm.noalias() = (Qm * Km.transpose()) * scale;
+        for (int r = 0; r < R; ++r) {
+          const int valid = std::min(T, m_pos + r / G + 1 - p0);  // causal: positions <= the query's
+          float* row = st + static_cast<size_t>(r) * T;
+          if (valid <= 0) {
+            std::fill(row, row + T, 0.0f);
+            continue;
+          }
+          float rowMax = -INFINITY;
+          for (int j = 0; j < valid; ++j) rowMax = std::max(rowMax, row[j]);
+          const float newMax = std::max(mx[r], rowMax);
+          const float corr = std::exp(mx[r] - newMax);  // 0 on the first tile (mx = -inf)
+          Eigen::Map<Eigen::ArrayXf> rv(row, valid);
+          rv = (rv - newMax).exp();
+          std::fill(row + valid, row + T, 0.0f);
+          sum[r] = sum[r] * corr + rv.sum();
+          mx[r] = newMax;
+          if (corr != 1.0f) Om.row(r) *= corr;
+        }
+        Om.noalias() += Sm * Vm;
       }
-      kernels::softmax(scores, nPos);
-      std::fill(out, out + D, 0.0f);
-      for (int p = 0; p < nPos; ++p) {
-        const size_t off = layerBase + static_cast<size_t>(p) * KV + kvh * D;
-        if (f16)
-          kernels::axpyF16(scores[p], reinterpret_cast<const uint16_t*>(m_v.data()) + off, out, D);
-        else
-          kernels::axpyF32(scores[p], reinterpret_cast<const float*>(m_v.data()) + off, out, D);
-      }
+      for (int t = 0; t < n; ++t)
+        for (int g = 0; g < G; ++g) {
+          const int r = t * G + g;
+          const float inv = 1.0f / sum[r];
+          float* out = &m_att[static_cast<size_t>(t) * Q + (kvh * G + g) * D];
+          for (int i = 0; i < D; ++i) out[i] = og[static_cast<size_t>(r) * D + i] * inv;
+        }
     }
   });
 }

@@ -114,6 +114,43 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{Arch::kQwen3, GgmlType::kQ4_K}),
     caseName);
 
+// Long enough for several attention tiles (256 positions each) and prefill chunks.
+TEST(ModelTest, LongSequenceMatchesReferenceAcrossAttentionTiles) {
+  const std::string path = tempPath("long.gguf");
+  SynthSpec spec = smallSpec(Arch::kQwen2, GgmlType::kF32);
+  spec.nLayer = 1;
+  ASSERT_TRUE(writeSynthModel(spec, path).ok());
+  auto model = Model::load(path);
+  ASSERT_TRUE(model.ok()) << model.message();
+  std::vector<int32_t> tokens(600);
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>((i * 37 + 11) % 300);
+  testing::RefModel ref((*model)->file());
+  const auto want = ref.forward(tokens);
+  const int V = (*model)->config().nVocab;
+  for (KvType kv : {KvType::kF32, KvType::kF16}) {
+    SessionOptions so;
+    so.nCtx = 700;
+    so.nBatch = 64;
+    so.nThreads = 2;
+    so.kvType = kv;
+    Session s(**model, so);
+    ASSERT_TRUE(s.eval(std::span<const int32_t>(tokens.data(), 590), true).ok());
+    for (size_t t = 590; t < tokens.size(); ++t) ASSERT_TRUE(s.eval(std::span<const int32_t>(&tokens[t], 1)).ok());
+    for (size_t t : {size_t{0}, size_t{255}, size_t{256}, size_t{511}, size_t{589}}) {
+      double maxDiff = 0, rms = 0;
+      for (int i = 0; i < V; ++i) {
+        maxDiff = std::max(maxDiff, std::abs(s.logitsAt(t)[i] - want[t][i]));
+        rms += want[t][i] * want[t][i];
+      }
+      EXPECT_LT(maxDiff / std::sqrt(rms / V), kv == KvType::kF32 ? 2e-3 : 1e-2) << "position " << t;
+    }
+    double maxDiff = 0;
+    for (int i = 0; i < V; ++i) maxDiff = std::max(maxDiff, std::abs(s.logits()[i] - want.back()[i]));
+    EXPECT_LT(maxDiff, 0.05) << "last decoded position";
+  }
+  fs::remove(path);
+}
+
 TEST(ModelTest, TruncateRewindsTheCache) {
   const std::string path = tempPath("trunc.gguf");
   ASSERT_TRUE(writeSynthModel(smallSpec(Arch::kQwen3, GgmlType::kF32), path).ok());
