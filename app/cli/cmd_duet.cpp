@@ -202,7 +202,7 @@ void printMetricsTable(const std::vector<SystemMetrics>& ms);
 void registerEval(CLI::App& app, RunFn& run) {
   struct Opts {
     std::string experiment, dataset, checkpoints = "all", baselines, budgets, db, runName;
-    int repeats = 1, limit = 0, threads = 0;
+    int repeats = 1, limit = 0, threads = 0, batch = 1;
     int64_t resume = 0;
     uint64_t seed = 0, shuffleSeed = 0;
     bool json = false, stopOnMalformed = false, noTokens = false;
@@ -217,6 +217,7 @@ void registerEval(CLI::App& app, RunFn& run) {
   cmd->add_option("--repeats,-k", o->repeats, "Samples per item")->check(CLI::Range(1, 1000));
   cmd->add_option("--limit,-n", o->limit, "First n items only")->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", o->seed, "Base sampling seed");
+  cmd->add_option("--batch", o->batch, "Items decoded together per stage")->check(CLI::Range(1, 64));
   cmd->add_option("--shuffle-seed", o->shuffleSeed, "GPQA choice-order seed");
   cmd->add_option("--resume", o->resume, "Continue run RUN from where it stopped");
   cmd->add_option("--name", o->runName, "Run name");
@@ -274,6 +275,7 @@ void registerEval(CLI::App& app, RunFn& run) {
         eo.limit = o->limit;
         eo.seed = o->seed;
         eo.keepTokens = !o->noTokens;
+        eo.batch = o->batch;
         eo.runName = o->runName;
         id = ev.start(*e, *d, eo, progress, &g_stop);
       }

@@ -25,7 +25,7 @@ uint64_t itemSeed(uint64_t base, int itemIndex, int repeat) {
 
 std::string evalOptionsToJson(const EvalOptions& o) {
   return Json{{"checkpoints", o.checkpointSteps}, {"baselines", o.baselines}, {"truncate_budgets", o.truncateBudgets},
-              {"repeats", o.repeats}, {"limit", o.limit}, {"seed", o.seed}, {"keep_tokens", o.keepTokens},
+              {"repeats", o.repeats}, {"limit", o.limit}, {"seed", o.seed}, {"keep_tokens", o.keepTokens}, {"batch", o.batch},
               {"run_name", o.runName}}
       .dump();
 }
@@ -42,6 +42,7 @@ Result<EvalOptions> evalOptionsFromJson(const std::string& text) {
     o.limit = j.value("limit", 0);
     o.seed = j.value("seed", uint64_t{0});
     o.keepTokens = j.value("keep_tokens", true);
+    o.batch = std::max(1, j.value("batch", 1));
     o.runName = j.value("run_name", std::string());
   } catch (const Json::exception& e) {
     return makeError(Errc::kCorrupt, std::string("run manifest: bad options: ") + e.what());
@@ -233,10 +234,17 @@ Result<int64_t> Evaluator::execute(int64_t runId, const Experiment& e, const Dat
   auto runSystem = [&](const std::string& sys) -> Result<bool> {  // false: cancelled
     auto spec = parseSystemName(sys);
     if (!spec) return makeError(Errc::kInvalidArgument, "unknown system '" + sys + "'");
-    for (int i = 0; i < nItems; ++i) {
-      for (int r = 0; r < o.repeats; ++r) {
-        if (done.count({sys, i, r})) continue;
-        if (cancel && cancel->load()) return false;
+    // Pending (item, repeat) keys of this system, solved `batch` at a time.
+    std::vector<std::pair<int, int>> todo;
+    for (int i = 0; i < nItems; ++i)
+      for (int r = 0; r < o.repeats; ++r)
+        if (!done.count({sys, i, r})) todo.emplace_back(i, r);
+    const size_t batch = static_cast<size_t>(std::max(1, o.batch));
+    for (size_t b = 0; b < todo.size(); b += batch) {
+      if (cancel && cancel->load()) return false;
+      std::vector<SolveRequest> reqs;
+      for (size_t k = b; k < std::min(todo.size(), b + batch); ++k) {
+        const auto [i, r] = todo[k];
         const DatasetItem& di = d.items[static_cast<size_t>(i)];
         SolveRequest req;
         req.system = *spec;
@@ -245,23 +253,28 @@ Result<int64_t> Evaluator::execute(int64_t runId, const Experiment& e, const Dat
         req.gradeKind = d.kind;
         req.seed = itemSeed(o.seed, i, r);
         req.keepTokens = o.keepTokens;
-        auto res = solver.solve(req, {}, cancel);
-        if (!res) return res.error();
+        reqs.push_back(std::move(req));
+      }
+      auto res = solver.solveBatch(reqs, {}, cancel);
+      if (!res) return res.error();
+      for (size_t k = 0; k < res->size(); ++k) {
+        ItemResult& item = (*res)[k];
+        const auto [i, r] = todo[b + k];
         bool wasCancelled = false;
-        for (const auto& st : res->stages) wasCancelled |= st.stopReason == "cancelled";
+        for (const auto& st : item.stages) wasCancelled |= st.stopReason == "cancelled";
         if (wasCancelled) return false;  // a half-solved item is not stored
-        res->runId = runId;
-        res->itemIndex = i;
-        res->itemId = di.id;
-        res->repeat = r;
-        DUET_TRY_STATUS(m_store.addItem(*res));
+        item.runId = runId;
+        item.itemIndex = i;
+        item.itemId = d.items[static_cast<size_t>(i)].id;
+        item.repeat = r;
+        DUET_TRY_STATUS(m_store.addItem(item));
         done.insert({sys, i, r});
         if (progress) {
           EvalProgress p;
           p.done = static_cast<int>(done.size());
           p.total = std::max(total, p.done);
           p.system = sys;
-          p.last = &*res;
+          p.last = &item;
           p.elapsedSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
           progress(p);
         }

@@ -32,6 +32,7 @@ struct EvalOptions {
   int limit = 0;                        // 0: all items
   uint64_t seed = 0;
   bool keepTokens = true;               // store per-token logprobs and alternatives
+  int batch = 1;                        // items decoded together per stage (same system)
   std::string runName;
 };
 

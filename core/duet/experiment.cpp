@@ -54,6 +54,13 @@ Result<ModelRef> parseRef(const Json& j, const Ctx& c, const std::string& where)
     if (j.contains("path") && j["path"].is_string()) r.path = resolve(j["path"].get<std::string>());
     if (j.contains("endpoint") && j["endpoint"].is_string()) r.endpoint = j["endpoint"].get<std::string>();
     if (j.contains("model") && j["model"].is_string()) r.remoteModel = j["model"].get<std::string>();
+    if (j.contains("api") && j["api"].is_string()) r.api = j["api"].get<std::string>();
+    if (j.contains("api_key_env") && j["api_key_env"].is_string()) r.apiKeyEnv = j["api_key_env"].get<std::string>();
+    if (j.contains("tokenizer") && j["tokenizer"].is_string()) r.tokenizer = resolve(j["tokenizer"].get<std::string>());
+    if (j.contains("api_key")) return c.err(where + ": \"api_key\" is not stored in manifests; name the "
+                                                    "environment variable that holds it with \"api_key_env\"");
+    if (!r.api.empty() && r.api != "completions" && r.api != "chat")
+      return c.err(where + ".api = \"" + r.api + "\": use \"completions\" or \"chat\"");
   } else {
     return c.err(where + " must be a path string or an object with \"path\" or \"endpoint\"");
   }
@@ -162,7 +169,14 @@ Result<Experiment> loadExperiment(const std::string& path) {
 std::string experimentToJson(const Experiment& e) {
   const fs::path base = e.manifestPath.empty() ? fs::path() : fs::path(e.manifestPath).parent_path();
   auto ref = [&](const ModelRef& r) -> Json {
-    if (r.isRemote()) return Json{{"endpoint", r.endpoint}, {"model", r.remoteModel}};
+    if (r.isRemote()) {
+      Json j{{"endpoint", r.endpoint}, {"model", r.remoteModel}};
+      if (!r.api.empty()) j["api"] = r.api;
+      if (!r.apiKeyEnv.empty()) j["api_key_env"] = r.apiKeyEnv;
+      if (!r.tokenizer.empty())
+        j["tokenizer"] = base.empty() ? r.tokenizer : fs::path(r.tokenizer).lexically_relative(base).string();
+      return j;
+    }
     if (base.empty()) return r.path;
     return fs::path(r.path).lexically_relative(base).string();
   };

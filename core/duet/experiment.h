@@ -15,8 +15,10 @@
 //                "light": {"temperature": 0, "max_tokens": 2048}},
 //   "dataset": "test.jsonl"
 // }
-// A model slot is a path string or {"path": ...}; remote endpoints ({"endpoint": ..., "model": ...})
-// are recognised and reported as not yet supported.
+// A model slot is a path string or {"path": ...}, or a remote OpenAI-compatible endpoint (issue 6):
+// {"endpoint": "http://host:8000/v1", "model": "Qwen/Qwen3-4B", "api": "completions" | "chat",
+//  "api_key_env": "MY_KEY_VARIABLE", "tokenizer": "qwen3-4b.gguf"}. The API key itself is never
+// part of a manifest: only the name of the environment variable that holds it.
 // Thread-safety: value types.
 #pragma once
 
@@ -33,6 +35,9 @@ struct ModelRef {
   std::string path;       // absolute or as given when the manifest has no directory
   std::string endpoint;   // remote base URL (issue 6)
   std::string remoteModel;
+  std::string api;        // remote: "completions" (default; raw prompts) or "chat" (chat endpoint)
+  std::string apiKeyEnv;  // remote: environment variable holding the API key ("" = DUET_API_KEY)
+  std::string tokenizer;  // remote: optional local GGUF of the same model, for token counts
   bool isRemote() const { return !endpoint.empty(); }
   bool empty() const { return path.empty() && endpoint.empty(); }
   std::string display() const;  // file name or endpoint/model

@@ -112,106 +112,152 @@ std::string rolePrompt(TextModel& m, const std::string& tmpl, const std::string&
 }
 }  // namespace
 
-Result<StageRecord> Solver::runStage(TextModel& model, const std::string& stage, const std::string& prompt,
-                                     const RoleSampling& sampling, int maxTokens, uint64_t seed,
-                                     const SolveRequest& req, const SolveCallback& onEvent,
-                                     const std::atomic<bool>* cancel) {
-  StageRecord rec;
-  rec.stage = stage;
-  rec.model = model.id();
-  rec.prompt = prompt;
-  rec.startedAtMs = nowMs();
-  if (onEvent) onEvent({SolveEvent::Kind::kStageStart, stage, nullptr, nullptr});
-  GenerateParams gp;
-  gp.maxTokens = maxTokens;
-  gp.sampling = sampling.sampler;
-  gp.sampling.seed = seed;
-  gp.topAlternatives = req.keepTokens ? req.topAlternatives : 0;
-  auto onToken = [&](const TokenEvent& ev) {
-    if (req.keepTokens) {
-      TokenRecord t;
-      t.id = ev.id;
-      t.text = model.tokenText(ev.id);
-      t.logprob = ev.logprob;
-      for (const auto& a : ev.top) t.top.push_back({a.id, model.tokenText(a.id), a.logprob});
-      rec.tokens.push_back(std::move(t));
-    }
-    if (onEvent) onEvent({SolveEvent::Kind::kToken, stage, &ev, nullptr});
-    return true;
-  };
+Result<std::vector<StageRecord>> Solver::runStages(TextModel& model, const std::string& stage,
+                                                   const std::vector<std::string>& prompts,
+                                                   const RoleSampling& sampling, int maxTokens,
+                                                   const std::vector<uint64_t>& seeds,
+                                                   const std::vector<SolveRequest>& reqs,
+                                                   const BatchCallback& onEvent, const std::atomic<bool>* cancel) {
+  const size_t n = prompts.size();
+  std::vector<StageRecord> recs(n);
+  std::vector<TextModel::BatchItem> items(n);
+  for (size_t i = 0; i < n; ++i) {
+    StageRecord& rec = recs[i];
+    rec.stage = stage;
+    rec.model = model.id();
+    rec.prompt = prompts[i];
+    rec.startedAtMs = nowMs();
+    if (onEvent) onEvent(i, {SolveEvent::Kind::kStageStart, stage, nullptr, nullptr});
+    TextModel::BatchItem& it = items[i];
+    it.prompt = prompts[i];
+    it.params.maxTokens = maxTokens;
+    it.params.sampling = sampling.sampler;
+    it.params.sampling.seed = seeds[i];
+    it.params.topAlternatives = reqs[i].keepTokens ? reqs[i].topAlternatives : 0;
+    it.onToken = [&, i](const TokenEvent& ev) {
+      if (reqs[i].keepTokens) {
+        TokenRecord t;
+        t.id = ev.id;
+        t.text = model.tokenText(ev.id);
+        t.logprob = ev.logprob;
+        for (const auto& a : ev.top) t.top.push_back({a.id, model.tokenText(a.id), a.logprob});
+        recs[i].tokens.push_back(std::move(t));
+      }
+      if (onEvent) onEvent(i, {SolveEvent::Kind::kToken, stage, &ev, nullptr});
+      return true;
+    };
+  }
   const auto t0 = std::chrono::steady_clock::now();
-  auto r = model.complete(prompt, gp, onToken, cancel);
+  auto r = model.completeBatch(items, cancel);
   if (!r) return r.error();
-  rec.wallMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  rec.output = r->text;
-  rec.promptTokens = r->stats.promptTokens;
-  rec.outputTokens = r->stats.generatedTokens;
-  rec.ttftMs = r->stats.ttftMs;
-  rec.tokensPerSecond = r->stats.decodeTps();
-  rec.stopReason = stopReasonName(r->stopReason);
-  if (onEvent) onEvent({SolveEvent::Kind::kStageEnd, stage, nullptr, &rec});
-  return rec;
+  const double wall = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  for (size_t i = 0; i < n; ++i) {
+    const GenerateResult& g = (*r)[i];
+    StageRecord& rec = recs[i];
+    rec.wallMs = n == 1 ? wall : g.stats.totalMs;
+    rec.output = g.text;
+    rec.promptTokens = g.stats.promptTokens;
+    rec.outputTokens = g.stats.generatedTokens;
+    rec.ttftMs = g.stats.ttftMs;
+    rec.tokensPerSecond = g.stats.decodeTps();
+    rec.stopReason = stopReasonName(g.stopReason);
+    if (onEvent) onEvent(i, {SolveEvent::Kind::kStageEnd, stage, nullptr, &rec});
+  }
+  return recs;
 }
 
 Result<ItemResult> Solver::solve(const SolveRequest& req, const SolveCallback& onEvent,
                                  const std::atomic<bool>* cancel) {
+  BatchCallback cb;
+  if (onEvent) cb = [&](size_t, const SolveEvent& ev) { onEvent(ev); };
+  auto r = solveBatch({req}, cb, cancel);
+  if (!r) return r.error();
+  return std::move(r->front());
+}
+
+Result<std::vector<ItemResult>> Solver::solveBatch(const std::vector<SolveRequest>& reqs, const BatchCallback& onEvent,
+                                                   const std::atomic<bool>* cancel) {
+  if (reqs.empty()) return std::vector<ItemResult>{};
   const auto t0 = std::chrono::steady_clock::now();
-  ItemResult item;
-  item.system = systemName(req.system);
-  item.question = req.question;
-  item.gold = req.gold;
-  item.gradeKind = req.gradeKind;
+  const SystemSpec sys = reqs.front().system;
+  for (const auto& r : reqs)
+    if (systemName(r.system) != systemName(sys))
+      return makeError(Errc::kInvalidArgument, "solveBatch: all requests must use the same system");
+  const size_t n = reqs.size();
+  std::vector<ItemResult> items(n);
+  for (size_t i = 0; i < n; ++i) {
+    items[i].system = systemName(sys);
+    items[i].question = reqs[i].question;
+    items[i].gold = reqs[i].gold;
+    items[i].gradeKind = reqs[i].gradeKind;
+  }
 
   ModelRef capRef = m_exp.capable, lightRef = m_exp.light;
-  if (req.system.mode == SolveMode::kDuet && req.system.step >= 0) {
-    const Checkpoint* c = m_exp.checkpoint(req.system.step);
+  if (sys.mode == SolveMode::kDuet && sys.step >= 0) {
+    const Checkpoint* c = m_exp.checkpoint(sys.step);
     if (!c) return makeError(Errc::kNotFound, "experiment '" + m_exp.name + "' has no checkpoint at step " +
-                                                  std::to_string(req.system.step));
+                                                  std::to_string(sys.step));
     capRef = c->capable;
     lightRef = m_exp.lightFor(*c);
   }
-  const bool usesCapable = req.system.mode != SolveMode::kLight;
-  const bool usesLight = req.system.mode != SolveMode::kOriginal;
-  const uint64_t lightSeed = req.seed * 0x9E3779B97F4A7C15ull + 1;
+  const bool usesCapable = sys.mode != SolveMode::kLight;
+  const bool usesLight = sys.mode != SolveMode::kOriginal;
   bool cancelled = false;
 
-  std::shared_ptr<TextModel> capable;
   if (usesCapable) {
     auto m = m_models.get(capRef);
     if (!m) return m.error();
-    capable = *m;
+    TextModel& capable = **m;
     int maxTokens = m_exp.capableSampling.maxTokens;
-    if (req.system.mode == SolveMode::kTruncate) maxTokens = std::min(maxTokens, req.system.budget);
-    const std::string prompt = rolePrompt(*capable, m_exp.prompts.capable, req.question, "");
-    auto st = runStage(*capable, "capable", prompt, m_exp.capableSampling, maxTokens, req.seed, req, onEvent, cancel);
+    if (sys.mode == SolveMode::kTruncate) maxTokens = std::min(maxTokens, sys.budget);
+    std::vector<std::string> prompts;
+    std::vector<uint64_t> seeds;
+    for (const auto& r : reqs) {
+      prompts.push_back(rolePrompt(capable, m_exp.prompts.capable, r.question, ""));
+      seeds.push_back(r.seed);
+    }
+    auto st = runStages(capable, "capable", prompts, m_exp.capableSampling, maxTokens, seeds, reqs, onEvent, cancel);
     if (!st) return st.error();
-    if (req.system.mode == SolveMode::kTruncate && st->stopReason == "max_tokens") st->stopReason = "truncated";
-    cancelled = st->stopReason == "cancelled";
-    item.capableTokens = st->outputTokens;
-    item.answer = st->output;
-    item.stages.push_back(std::move(*st));
-    if (usesLight) {
-      item.signal = extractSignal(item.stages.back().output);
-      item.signalTokens = capable->countTokens(item.signal);
+    for (size_t i = 0; i < n; ++i) {
+      StageRecord& rec = (*st)[i];
+      if (sys.mode == SolveMode::kTruncate && rec.stopReason == "max_tokens") rec.stopReason = "truncated";
+      cancelled |= rec.stopReason == "cancelled";
+      items[i].capableTokens = rec.outputTokens;
+      items[i].answer = rec.output;
+      if (usesLight) {
+        items[i].signal = extractSignal(rec.output);
+        items[i].signalTokens = capable.countTokens(items[i].signal);
+      }
+      items[i].stages.push_back(std::move(rec));
     }
   }
   if (usesLight && !cancelled) {
     auto m = m_models.get(lightRef);
     if (!m) return m.error();
-    const std::string prompt = req.system.mode == SolveMode::kLight
-                                   ? rolePrompt(**m, m_exp.prompts.lightAlone, req.question, "")
-                                   : fillTemplate(m_exp.prompts.lightDuet, req.question, item.signal);
-    auto st = runStage(**m, "light", prompt, m_exp.lightSampling, m_exp.lightSampling.maxTokens, lightSeed, req,
-                       onEvent, cancel);
+    TextModel& light = **m;
+    std::vector<std::string> prompts;
+    std::vector<uint64_t> seeds;
+    for (size_t i = 0; i < n; ++i) {
+      prompts.push_back(sys.mode == SolveMode::kLight ? rolePrompt(light, m_exp.prompts.lightAlone, reqs[i].question, "")
+                                                      : fillTemplate(m_exp.prompts.lightDuet, reqs[i].question, items[i].signal));
+      seeds.push_back(reqs[i].seed * 0x9E3779B97F4A7C15ull + 1);
+    }
+    auto st = runStages(light, "light", prompts, m_exp.lightSampling, m_exp.lightSampling.maxTokens, seeds, reqs,
+                        onEvent, cancel);
     if (!st) return st.error();
-    cancelled = st->stopReason == "cancelled";
-    item.lightTokens = st->outputTokens;
-    item.answer = st->output;
-    item.stages.push_back(std::move(*st));
+    for (size_t i = 0; i < n; ++i) {
+      items[i].lightTokens = (*st)[i].outputTokens;
+      items[i].answer = (*st)[i].output;
+      items[i].stages.push_back(std::move((*st)[i]));
+    }
   }
-  if (!req.gold.empty()) item.verdict = grade(req.gradeKind, item.answer, req.gold);
-  item.wallMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  return item;
+  const double wall = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  for (size_t i = 0; i < n; ++i) {
+    if (!reqs[i].gold.empty()) items[i].verdict = grade(reqs[i].gradeKind, items[i].answer, reqs[i].gold);
+    items[i].wallMs = n == 1 ? wall : 0.0;
+    for (const auto& st : items[i].stages) items[i].wallMs += n == 1 ? 0.0 : st.wallMs;
+  }
+  return items;
 }
 
 }  // namespace duet

@@ -71,11 +71,19 @@ class Solver {
   Result<ItemResult> solve(const SolveRequest& req, const SolveCallback& onEvent = {},
                            const std::atomic<bool>* cancel = nullptr);
 
+  // Several problems through the same system together: each stage runs as one batch on its
+  // model (TextModel::completeBatch). Results are those of solve() on each request alone.
+  // onEvent receives the request's index with each event.
+  using BatchCallback = std::function<void(size_t index, const SolveEvent&)>;
+  Result<std::vector<ItemResult>> solveBatch(const std::vector<SolveRequest>& reqs, const BatchCallback& onEvent = {},
+                                             const std::atomic<bool>* cancel = nullptr);
+
  private:
-  Result<StageRecord> runStage(TextModel& model, const std::string& stage, const std::string& prompt,
-                               const RoleSampling& sampling, int maxTokens, uint64_t seed,
-                               const SolveRequest& req, const SolveCallback& onEvent,
-                               const std::atomic<bool>* cancel);
+  Result<std::vector<StageRecord>> runStages(TextModel& model, const std::string& stage,
+                                             const std::vector<std::string>& prompts, const RoleSampling& sampling,
+                                             int maxTokens, const std::vector<uint64_t>& seeds,
+                                             const std::vector<SolveRequest>& reqs, const BatchCallback& onEvent,
+                                             const std::atomic<bool>* cancel);
   const Experiment& m_exp;
   ModelCache& m_models;
 };

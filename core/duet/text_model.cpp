@@ -115,6 +115,49 @@ Result<GenerateResult> LocalModel::complete(const std::string& prompt, const Gen
   return generate(s, ids, params, onToken, cancel);
 }
 
+Result<std::vector<GenerateResult>> TextModel::completeBatch(const std::vector<BatchItem>& items,
+                                                             const std::atomic<bool>* cancel) {
+  std::vector<GenerateResult> out;
+  for (const auto& it : items) {
+    auto r = complete(it.prompt, it.params, it.onToken, cancel);
+    if (!r) return r.error();
+    out.push_back(std::move(*r));
+  }
+  return out;
+}
+
+Result<std::vector<GenerateResult>> LocalModel::completeBatch(const std::vector<BatchItem>& items,
+                                                              const std::atomic<bool>* cancel) {
+  if (items.size() == 1) {
+    auto r = complete(items[0].prompt, items[0].params, items[0].onToken, cancel);
+    if (!r) return r.error();
+    return std::vector<GenerateResult>{std::move(*r)};
+  }
+  std::lock_guard<std::mutex> lock(m_mutex);
+  std::vector<duet::BatchItem> batch;
+  int need = 0;
+  for (const auto& it : items) {
+    duet::BatchItem b;
+    b.prompt = encodePrompt(it.prompt);
+    b.params = it.params;
+    b.onToken = it.onToken;
+    need = std::max(need, static_cast<int>(b.prompt.size()) + it.params.maxTokens);
+    batch.push_back(std::move(b));
+  }
+  const int cap = m_opts.maxContext > 0 ? m_opts.maxContext : m_model->config().nCtxTrain;
+  const int nCtx = std::min(std::max(need, 256), std::max(cap, need));
+  const int nSeq = static_cast<int>(items.size());
+  if (!m_batchSession || m_batchSession->contextSize() < nCtx || m_batchSession->sequenceCount() < nSeq) {
+    SessionOptions so;
+    so.nThreads = m_opts.nThreads;
+    so.nCtx = nCtx;
+    so.nSeq = nSeq;
+    m_batchSession.reset();
+    m_batchSession = std::make_unique<Session>(*m_model, so);
+  }
+  return generateBatch(*m_batchSession, batch, cancel);
+}
+
 std::string LocalModel::chatPrompt(const std::string& user, bool thinking) const {
   const ChatTemplate t = detectChatTemplate(m_model->chatTemplateSource(), m_model->tokenizer());
   ChatOptions o;

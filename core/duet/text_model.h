@@ -34,6 +34,15 @@ class TextModel {
   virtual Result<GenerateResult> complete(const std::string& prompt, const GenerateParams& params,
                                           const TokenCallback& onToken = {},
                                           const std::atomic<bool>* cancel = nullptr) = 0;
+  // Several completions together. The default runs them one by one; LocalModel decodes them in
+  // one batch (weights read once per step for all). Results in the items' order.
+  struct BatchItem {
+    std::string prompt;
+    GenerateParams params;
+    TokenCallback onToken;
+  };
+  virtual Result<std::vector<GenerateResult>> completeBatch(const std::vector<BatchItem>& items,
+                                                            const std::atomic<bool>* cancel = nullptr);
   // The model's chat template applied to one user message.
   virtual std::string chatPrompt(const std::string& user, bool thinking) const = 0;
   virtual int countTokens(const std::string& text) const = 0;
@@ -58,6 +67,8 @@ class LocalModel : public TextModel {
   std::string identityJson() const override;
   Result<GenerateResult> complete(const std::string& prompt, const GenerateParams& params,
                                   const TokenCallback& onToken, const std::atomic<bool>* cancel) override;
+  Result<std::vector<GenerateResult>> completeBatch(const std::vector<BatchItem>& items,
+                                                    const std::atomic<bool>* cancel) override;
   std::string chatPrompt(const std::string& user, bool thinking) const override;
   int countTokens(const std::string& text) const override;
   Result<std::vector<float>> scoreContinuation(const std::string& prompt, const std::string& continuation) override;
@@ -74,7 +85,8 @@ class LocalModel : public TextModel {
   std::string m_identity;
   LocalModelOptions m_opts;
   std::unique_ptr<Model> m_model;
-  std::unique_ptr<Session> m_session;  // grown on demand, reused across requests
+  std::unique_ptr<Session> m_session;       // grown on demand, reused across requests
+  std::unique_ptr<Session> m_batchSession;  // several sequences, for completeBatch
   std::mutex m_mutex;
 };
 

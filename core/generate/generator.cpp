@@ -67,43 +67,28 @@ class StopMatcher {
   std::string m_held;
 };
 
-}  // namespace
-
-Result<GenerateResult> generate(Session& session, const std::vector<int32_t>& prompt,
-                                const GenerateParams& params, const TokenCallback& onToken,
-                                const std::atomic<bool>* cancel) {
-  const Model& model = session.model();
-  const Tokenizer& tok = model.tokenizer();
-  const int nVocab = model.config().nVocab;
-  GenerateResult res;
-  if (prompt.empty() && session.position() == 0)
-    return makeError(Errc::kInvalidArgument, "the prompt is empty");
-
-  const auto t0 = Clock::now();
-  if (!prompt.empty()) {
-    auto st = session.eval(prompt);
-    if (!st) return st.error();
+// One sequence's decoding state: sampler, streaming detokenizer, stop matching, timing. Shared
+// by generate() and generateBatch() so both follow exactly the same stopping rules.
+class SeqState {
+ public:
+  SeqState(const Tokenizer& tok, const GenerateParams& p, const TokenCallback& cb, Clock::time_point t0)
+      : m_tok(tok), m_params(p), m_cb(cb), m_sampler(p.sampling), m_detok(tok), m_stops(p.stopStrings), m_t0(t0) {
+    res.stopReason = StopReason::kMaxTokens;
   }
-  res.stats.promptTokens = static_cast<int>(prompt.size());
-  res.stats.prefillMs = msSince(t0);
 
-  Sampler sampler(params.sampling);
-  StreamingDetokenizer detok(tok);
-  StopMatcher stops(params.stopStrings);
-  Clock::time_point tFirst{};
-  res.stopReason = StopReason::kMaxTokens;
-  for (int i = 0; i < params.maxTokens; ++i) {
-    if (cancel && cancel->load(std::memory_order_relaxed)) {
-      res.stopReason = StopReason::kCancelled;
-      break;
-    }
-    SampledToken s = sampler.sample(session.logits(), nVocab, params.topAlternatives);
+  // Samples the next token from logits and reports it. Returns the token to feed the model next,
+  // or -1 when this sequence is finished. ctxLeft: free KV positions of the sequence.
+  int32_t step(const float* logits, int nVocab, const std::atomic<bool>* cancel, int ctxLeft) {
+    const int i = static_cast<int>(res.tokens.size());
+    if (i >= m_params.maxTokens) return finish(StopReason::kMaxTokens);
+    if (cancel && cancel->load(std::memory_order_relaxed)) return finish(StopReason::kCancelled);
+    SampledToken s = m_sampler.sample(logits, nVocab, m_params.topAlternatives);
     if (i == 0) {
-      tFirst = Clock::now();
-      res.stats.ttftMs = msSince(t0);
+      m_tFirst = Clock::now();
+      res.stats.ttftMs = msSince(m_t0);
     }
     res.tokens.push_back(s.id);
-    const bool eog = tok.isEog(s.id);
+    const bool eog = m_tok.isEog(s.id);
     bool matched = false;
     TokenEvent ev;
     ev.id = s.id;
@@ -111,45 +96,124 @@ Result<GenerateResult> generate(Session& session, const std::vector<int32_t>& pr
     ev.top = std::move(s.top);
     ev.index = i;
     if (!eog) {
-      ev.text = stops.push(detok.push(s.id), matched);
+      ev.text = m_stops.push(m_detok.push(s.id), matched);
     } else {
-      ev.text = stops.push(detok.flush(), matched);
-      if (!matched) ev.text += stops.flush();
+      ev.text = m_stops.push(m_detok.flush(), matched);
+      if (!matched) ev.text += m_stops.flush();
     }
     res.text += ev.text;
-    const bool keepGoing = onToken ? onToken(ev) : true;
-    if (eog) {
-      res.stopReason = StopReason::kEog;
-      break;
+    const bool keepGoing = m_cb ? m_cb(ev) : true;
+    if (eog) return finish(StopReason::kEog);
+    if (matched) return finish(StopReason::kStopString);
+    if (!keepGoing) return finish(StopReason::kCallback);
+    if (i + 1 >= m_params.maxTokens) return finish(StopReason::kMaxTokens);
+    if (ctxLeft <= 0) return finish(StopReason::kContextFull);
+    return s.id;
+  }
+
+  bool done() const { return m_done; }
+  GenerateResult res;
+
+ private:
+  int32_t finish(StopReason r) {
+    res.stopReason = r;
+    if (r != StopReason::kEog && r != StopReason::kStopString) {
+      bool matched = false;
+      std::string tail = m_stops.push(m_detok.flush(), matched);
+      if (!matched) tail += m_stops.flush();
+      res.text += tail;
     }
-    if (matched) {
-      res.stopReason = StopReason::kStopString;
-      break;
-    }
-    if (!keepGoing) {
-      res.stopReason = StopReason::kCallback;
-      break;
-    }
-    if (i + 1 == params.maxTokens) break;
-    if (session.position() >= session.contextSize()) {
-      res.stopReason = StopReason::kContextFull;
-      break;
-    }
-    const int32_t id = s.id;
-    auto st = session.eval(std::span<const int32_t>(&id, 1));
+    res.stats.generatedTokens = static_cast<int>(res.tokens.size());
+    res.stats.totalMs = msSince(m_t0);
+    if (res.stats.generatedTokens > 0)
+      res.stats.decodeMs = std::chrono::duration<double, std::milli>(Clock::now() - m_tFirst).count();
+    m_done = true;
+    return -1;
+  }
+
+  const Tokenizer& m_tok;
+  const GenerateParams& m_params;
+  const TokenCallback& m_cb;
+  Sampler m_sampler;
+  StreamingDetokenizer m_detok;
+  StopMatcher m_stops;
+  Clock::time_point m_t0, m_tFirst{};
+  bool m_done = false;
+};
+
+}  // namespace
+
+Result<GenerateResult> generate(Session& session, const std::vector<int32_t>& prompt,
+                                const GenerateParams& params, const TokenCallback& onToken,
+                                const std::atomic<bool>* cancel) {
+  const Model& model = session.model();
+  const int nVocab = model.config().nVocab;
+  if (prompt.empty() && session.position() == 0)
+    return makeError(Errc::kInvalidArgument, "the prompt is empty");
+  const auto t0 = Clock::now();
+  if (!prompt.empty()) {
+    auto st = session.eval(prompt);
     if (!st) return st.error();
   }
-  if (res.stopReason != StopReason::kEog && res.stopReason != StopReason::kStopString) {
-    bool matched = false;
-    std::string tail = stops.push(detok.flush(), matched);
-    if (!matched) tail += stops.flush();
-    res.text += tail;
+  SeqState seq(model.tokenizer(), params, onToken, t0);
+  seq.res.stats.promptTokens = static_cast<int>(prompt.size());
+  seq.res.stats.prefillMs = msSince(t0);
+  for (;;) {
+    const int32_t next = seq.step(session.logits(), nVocab, cancel, session.contextSize() - session.position());
+    if (next < 0) break;
+    auto st = session.eval(std::span<const int32_t>(&next, 1));
+    if (!st) return st.error();
   }
-  res.stats.generatedTokens = static_cast<int>(res.tokens.size());
-  res.stats.totalMs = msSince(t0);
-  if (res.stats.generatedTokens > 0)
-    res.stats.decodeMs = std::chrono::duration<double, std::milli>(Clock::now() - tFirst).count();
-  return res;
+  return std::move(seq.res);
+}
+
+Result<std::vector<GenerateResult>> generateBatch(Session& session, const std::vector<BatchItem>& items,
+                                                  const std::atomic<bool>* cancel) {
+  const Model& model = session.model();
+  const int nVocab = model.config().nVocab;
+  const int n = static_cast<int>(items.size());
+  if (n > session.sequenceCount())
+    return makeError(Errc::kInvalidArgument, std::to_string(n) + " sequences exceed the session's " +
+                                                 std::to_string(session.sequenceCount()));
+  const auto t0 = Clock::now();
+  std::vector<std::unique_ptr<SeqState>> seqs;
+  std::vector<std::vector<float>> logits(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    const auto& it = items[static_cast<size_t>(i)];
+    if (it.prompt.empty()) return makeError(Errc::kInvalidArgument, "prompt " + std::to_string(i) + " is empty");
+    session.truncate(0, i);
+    const auto tp = Clock::now();
+    auto st = session.evalSeq(i, it.prompt);
+    if (!st) return st.error();
+    logits[static_cast<size_t>(i)].assign(session.logits(), session.logits() + nVocab);
+    seqs.push_back(std::make_unique<SeqState>(model.tokenizer(), it.params, it.onToken, t0));
+    seqs.back()->res.stats.promptTokens = static_cast<int>(it.prompt.size());
+    seqs.back()->res.stats.prefillMs = msSince(tp);
+  }
+  std::vector<int32_t> toks;
+  std::vector<int> ids;
+  for (;;) {
+    toks.clear();
+    ids.clear();
+    for (int i = 0; i < n; ++i) {
+      SeqState& s = *seqs[static_cast<size_t>(i)];
+      if (s.done()) continue;
+      const int32_t next = s.step(logits[static_cast<size_t>(i)].data(), nVocab, cancel,
+                                  session.contextSize() - session.position(i));
+      if (next >= 0) {
+        toks.push_back(next);
+        ids.push_back(i);
+      }
+    }
+    if (toks.empty()) break;
+    auto st = session.evalBatch(toks, ids);
+    if (!st) return st.error();
+    for (size_t k = 0; k < ids.size(); ++k)
+      std::copy(session.logitsAt(k), session.logitsAt(k) + nVocab, logits[static_cast<size_t>(ids[k])].begin());
+  }
+  std::vector<GenerateResult> out;
+  for (auto& s : seqs) out.push_back(std::move(s->res));
+  return out;
 }
 
 }  // namespace duet

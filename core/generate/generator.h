@@ -65,4 +65,18 @@ Result<GenerateResult> generate(Session& session, const std::vector<int32_t>& pr
                                 const GenerateParams& params, const TokenCallback& onToken = {},
                                 const std::atomic<bool>* cancel = nullptr);
 
+struct BatchItem {
+  std::vector<int32_t> prompt;
+  GenerateParams params;
+  TokenCallback onToken;
+};
+
+// Generates for several prompts together: item i uses sequence i of the session (which needs
+// nSeq >= items.size(); sequences are reset first). Prompts are prefilled one by one, then every
+// unfinished sequence advances one token per step in a single batched forward pass (weights read
+// once per step for all). Each result is what generate() would give for that item alone, up to
+// floating-point differences of the batched kernels.
+Result<std::vector<GenerateResult>> generateBatch(Session& session, const std::vector<BatchItem>& items,
+                                                  const std::atomic<bool>* cancel = nullptr);
+
 }  // namespace duet

@@ -79,6 +79,7 @@ struct SessionOptions {
   int nBatch = 64;        // prefill chunk: tokens per forward call
   int nThreads = 0;       // 0: all hardware threads
   KvType kvType = KvType::kF16;
+  int nSeq = 1;           // independent sequences sharing the weights (batched decode)
 };
 
 class Session {
@@ -86,26 +87,42 @@ class Session {
   Session(const Model& model, const SessionOptions& opts);
   ~Session();
 
-  // Runs tokens through the model at the current position and appends them to the KV cache.
-  // Afterwards logits() holds the last token's logits; with allLogits, logitsAt(i) holds those
-  // of tokens[i] (for teacher forcing). Errors: context full (kInvalidArgument naming n_ctx),
-  // token id out of range.
-  Status eval(std::span<const int32_t> tokens, bool allLogits = false);
+  // Runs tokens through the model at the current position of sequence 0 and appends them to its
+  // KV cache. Afterwards logits() holds the last token's logits; with allLogits, logitsAt(i) holds
+  // those of tokens[i] (for teacher forcing). Errors: context full (kInvalidArgument naming
+  // n_ctx), token id out of range.
+  Status eval(std::span<const int32_t> tokens, bool allLogits = false) { return evalSeq(0, tokens, allLogits); }
+  // The same for sequence seq (0 <= seq < nSeq).
+  Status evalSeq(int seq, std::span<const int32_t> tokens, bool allLogits = false);
+  // One decode step for several sequences at once: tokens[i] is appended to sequence seqs[i]
+  // (distinct). The weights are read once for all of them, which is what makes batched decode
+  // faster when decode is memory-bound. logitsAt(i) holds the logits of tokens[i].
+  Status evalBatch(std::span<const int32_t> tokens, std::span<const int> seqs);
 
   const float* logits() const { return m_logitsLast.data(); }   // [nVocab]
   const float* logitsAt(size_t i) const { return m_logitsAll.data() + i * m_config.nVocab; }
-  int position() const { return m_pos; }
+  int position(int seq = 0) const { return m_seqPos[static_cast<size_t>(seq)]; }
   int contextSize() const { return m_nCtx; }
-  // Forgets everything from position n on (n <= position()); the cache before n is reused.
-  void truncate(int n);
-  void reset() { truncate(0); }
+  int sequenceCount() const { return static_cast<int>(m_seqPos.size()); }
+  // Forgets everything of sequence seq from position n on (n <= position()).
+  void truncate(int n, int seq = 0);
+  void reset() {
+    for (int s = 0; s < sequenceCount(); ++s) truncate(0, s);
+  }
   ThreadPool& pool() { return m_pool; }
   const Model& model() const { return m_model; }
   size_t kvCacheBytes() const;
 
  private:
-  void forwardChunk(const int32_t* tokens, int n, bool allLogits, size_t logitsOffset);
-  void attention(int layer, int n);
+  Status checkTokens(std::span<const int32_t> tokens) const;
+  // Tokens t < n belong to sequence seqs[t] at position poss[t]; runs of consecutive positions
+  // of one sequence attend together.
+  void forwardChunk(const int32_t* tokens, const int* seqs, const int* poss, int n, bool allLogits,
+                    size_t logitsOffset);
+  void attention(int layer, const int* seqs, const int* poss, int n);
+  size_t kvSlot(int layer, int seq, int pos) const {
+    return ((static_cast<size_t>(layer) * m_seqPos.size() + seq) * m_nCtx + pos) * m_config.kvDim();
+  }
 
   const Model& m_model;
   const ModelConfig& m_config;
@@ -113,11 +130,12 @@ class Session {
   KvType m_kvType;
   int m_nCtx;
   int m_nBatch;
-  int m_pos = 0;
+  std::vector<int> m_seqPos;  // [nSeq] tokens held per sequence
+  std::vector<int> m_chunkSeq, m_chunkPos;  // [nBatch] scratch for eval
 
   // KV cache, element type per m_kvType (F32: 4 bytes, F16: 2 bytes per element).
-  std::vector<uint8_t> m_k;  // [nLayer][nCtx][kvDim]
-  std::vector<uint8_t> m_v;  // [nLayer][nCtx][kvDim]
+  std::vector<uint8_t> m_k;  // [nLayer][nSeq][nCtx][kvDim]
+  std::vector<uint8_t> m_v;  // [nLayer][nSeq][nCtx][kvDim]
 
   // Activations for one chunk of up to nBatch tokens.
   std::vector<float> m_x;       // [nBatch][nEmbd] residual stream

@@ -24,7 +24,8 @@ Session::Session(const Model& model, const SessionOptions& opts)
       m_nBatch(std::clamp(opts.nBatch, 1, 512)) {
   const ModelConfig& c = m_config;
   const size_t kvElt = m_kvType == KvType::kF16 ? 2 : 4;
-  const size_t kvBytes = static_cast<size_t>(c.nLayer) * m_nCtx * c.kvDim() * kvElt;
+  m_seqPos.assign(static_cast<size_t>(std::max(1, opts.nSeq)), 0);
+  const size_t kvBytes = static_cast<size_t>(c.nLayer) * m_seqPos.size() * m_nCtx * c.kvDim() * kvElt;
   m_k.resize(kvBytes);
   m_v.resize(kvBytes);
   const size_t nb = static_cast<size_t>(m_nBatch);
@@ -45,47 +46,90 @@ Session::Session(const Model& model, const SessionOptions& opts)
   for (int i = 0; i < half; ++i)
     m_invFreq[i] = static_cast<float>(std::pow(static_cast<double>(c.ropeBase), -2.0 * i / c.headDim));
   m_logitsLast.resize(static_cast<size_t>(c.nVocab));
+  m_chunkSeq.resize(nb);
+  m_chunkPos.resize(nb);
 }
 
 Session::~Session() = default;
 
 size_t Session::kvCacheBytes() const { return m_k.size() + m_v.size(); }
 
-void Session::truncate(int n) { m_pos = std::clamp(n, 0, m_pos); }
+void Session::truncate(int n, int seq) {
+  int& p = m_seqPos[static_cast<size_t>(seq)];
+  p = std::clamp(n, 0, p);
+}
 
-Status Session::eval(std::span<const int32_t> tokens, bool allLogits) {
-  if (tokens.empty()) return {};
-  if (m_pos + static_cast<int64_t>(tokens.size()) > m_nCtx)
-    return makeError(Errc::kInvalidArgument,
-                     "context is full: " + std::to_string(m_pos) + " + " +
-                         std::to_string(tokens.size()) + " tokens exceed n_ctx = " +
-                         std::to_string(m_nCtx));
+Status Session::checkTokens(std::span<const int32_t> tokens) const {
   for (size_t i = 0; i < tokens.size(); ++i)
     if (tokens[i] < 0 || tokens[i] >= m_config.nVocab)
-      return makeError(Errc::kInvalidArgument, "token id " + std::to_string(tokens[i]) +
-                                                   " at index " + std::to_string(i) +
-                                                   " is outside the vocabulary [0, " +
+      return makeError(Errc::kInvalidArgument, "token id " + std::to_string(tokens[i]) + " at index " +
+                                                   std::to_string(i) + " is outside the vocabulary [0, " +
                                                    std::to_string(m_config.nVocab) + ")");
+  return {};
+}
+
+Status Session::evalSeq(int seq, std::span<const int32_t> tokens, bool allLogits) {
+  if (tokens.empty()) return {};
+  if (seq < 0 || seq >= sequenceCount())
+    return makeError(Errc::kInvalidArgument, "sequence " + std::to_string(seq) + " does not exist");
+  int& pos = m_seqPos[static_cast<size_t>(seq)];
+  if (pos + static_cast<int64_t>(tokens.size()) > m_nCtx)
+    return makeError(Errc::kInvalidArgument,
+                     "context is full: " + std::to_string(pos) + " + " + std::to_string(tokens.size()) +
+                         " tokens exceed n_ctx = " + std::to_string(m_nCtx));
+  DUET_TRY_STATUS(checkTokens(tokens));
   if (allLogits) m_logitsAll.resize(tokens.size() * static_cast<size_t>(m_config.nVocab));
   for (size_t done = 0; done < tokens.size();) {
     const int n = static_cast<int>(std::min<size_t>(m_nBatch, tokens.size() - done));
-    forwardChunk(tokens.data() + done, n, allLogits, done);
+    for (int t = 0; t < n; ++t) {
+      m_chunkSeq[t] = seq;
+      m_chunkPos[t] = pos + t;
+    }
+    forwardChunk(tokens.data() + done, m_chunkSeq.data(), m_chunkPos.data(), n, allLogits, done);
+    pos += n;
     done += static_cast<size_t>(n);
   }
   return {};
 }
 
-// ---------------------------------------------------------------------------------------------
-// Forward pass of one chunk of n tokens at positions m_pos .. m_pos + n - 1.
+Status Session::evalBatch(std::span<const int32_t> tokens, std::span<const int> seqs) {
+  if (tokens.size() != seqs.size())
+    return makeError(Errc::kInvalidArgument, "evalBatch: tokens and sequences differ in count");
+  if (tokens.empty()) return {};
+  if (tokens.size() > static_cast<size_t>(m_nBatch))
+    return makeError(Errc::kInvalidArgument, "evalBatch: " + std::to_string(tokens.size()) +
+                                                 " sequences exceed the batch size " + std::to_string(m_nBatch));
+  DUET_TRY_STATUS(checkTokens(tokens));
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    const int s = seqs[i];
+    if (s < 0 || s >= sequenceCount())
+      return makeError(Errc::kInvalidArgument, "sequence " + std::to_string(s) + " does not exist");
+    for (size_t j = 0; j < i; ++j)
+      if (seqs[j] == s) return makeError(Errc::kInvalidArgument, "evalBatch: sequence " + std::to_string(s) + " appears twice");
+    if (m_seqPos[static_cast<size_t>(s)] >= m_nCtx)
+      return makeError(Errc::kInvalidArgument, "context of sequence " + std::to_string(s) + " is full (n_ctx = " +
+                                                   std::to_string(m_nCtx) + ")");
+    m_chunkSeq[i] = s;
+    m_chunkPos[i] = m_seqPos[static_cast<size_t>(s)];
+  }
+  m_logitsAll.resize(tokens.size() * static_cast<size_t>(m_config.nVocab));
+  forwardChunk(tokens.data(), m_chunkSeq.data(), m_chunkPos.data(), static_cast<int>(tokens.size()), true, 0);
+  for (int s : seqs) ++m_seqPos[static_cast<size_t>(s)];
+  return {};
+}
 
-void Session::forwardChunk(const int32_t* tokens, int n, bool allLogits, size_t logitsOffset) {
+// ---------------------------------------------------------------------------------------------
+// Forward pass of one chunk of n tokens (sequence seqs[t], position poss[t]).
+
+void Session::forwardChunk(const int32_t* tokens, const int* seqs, const int* poss, int n, bool allLogits,
+                           size_t logitsOffset) {
   const ModelConfig& c = m_config;
   const ModelWeights& w = m_model.weights();
   const int E = c.nEmbd, Q = c.qDim(), KV = c.kvDim(), F = c.nFf, D = c.headDim, half = D / 2;
 
   for (int t = 0; t < n; ++t) {
     kernels::getRow(w.tokenEmbd, tokens[t], m_x.data() + static_cast<size_t>(t) * E);
-    const double pos = m_pos + t;
+    const double pos = poss[t];
     for (int i = 0; i < half; ++i) {
       const double a = pos * m_invFreq[i];
       m_ropeCos[static_cast<size_t>(t) * half + i] = static_cast<float>(std::cos(a));
@@ -120,7 +164,7 @@ void Session::forwardChunk(const int32_t* tokens, int n, bool allLogits, size_t 
       kernels::rope(q, c.nHead, D, cs, sn, neox);
       kernels::rope(k, c.nHeadKv, D, cs, sn, neox);
       // Append to the cache.
-      const size_t slot = (static_cast<size_t>(il) * m_nCtx + m_pos + t) * KV;
+      const size_t slot = kvSlot(il, seqs[t], poss[t]);
       if (m_kvType == KvType::kF16) {
         kernels::toF16(k, reinterpret_cast<uint16_t*>(m_k.data()) + slot, KV);
         kernels::toF16(v, reinterpret_cast<uint16_t*>(m_v.data()) + slot, KV);
@@ -129,7 +173,7 @@ void Session::forwardChunk(const int32_t* tokens, int n, bool allLogits, size_t 
         std::memcpy(reinterpret_cast<float*>(m_v.data()) + slot, v, KV * sizeof(float));
       }
     }
-    attention(il, n);
+    attention(il, seqs, poss, n);
     kernels::matmul(L.wo, m_att.data(), n, m_tmp.data(), m_pool);
     for (size_t i = 0; i < static_cast<size_t>(n) * E; ++i) m_x[i] += m_tmp[i];
 
@@ -154,7 +198,6 @@ void Session::forwardChunk(const int32_t* tokens, int n, bool allLogits, size_t 
     kernels::rmsNorm(&m_x[static_cast<size_t>(n - 1) * E], w.outputNorm, m_xn.data(), E, c.rmsEps);
     kernels::matmul(w.output, m_xn.data(), 1, m_logitsLast.data(), m_pool);
   }
-  m_pos += n;
 }
 
 // Causal attention of the chunk's n queries over the cache, flash-style: for each KV head, the
@@ -172,30 +215,45 @@ size_t Session::attnScratchFloats() const {
   return 2 * kAttnTile * D + R * kAttnTile + 2 * R * D + 2 * R;
 }
 
-void Session::attention(int layer, int n) {
+void Session::attention(int layer, const int* seqs, const int* poss, int n) {
   const ModelConfig& c = m_config;
-  const int D = c.headDim, Q = c.qDim(), KV = c.kvDim(), G = c.groupSize();
-  const int R = G * n, P = m_pos + n;
+  const int D = c.headDim, Q = c.qDim(), G = c.groupSize();
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  const size_t layerBase = static_cast<size_t>(layer) * m_nCtx * KV;
   const bool f16 = m_kvType == KvType::kF16;
+  // Runs of consecutive positions of one sequence: [start, start + len).
+  int runStart[512], runLen[512];
+  int nRuns = 0;
+  for (int t = 0; t < n; ++t) {
+    if (nRuns > 0 && seqs[t] == seqs[t - 1] && poss[t] == poss[t - 1] + 1) {
+      ++runLen[nRuns - 1];
+    } else {
+      runStart[nRuns] = t;
+      runLen[nRuns] = 1;
+      ++nRuns;
+    }
+  }
+  const int64_t tasks = static_cast<int64_t>(nRuns) * c.nHeadKv;
   m_pool.run([&](int ith, int nth) {
     int64_t begin, end;
-    ThreadPool::split(c.nHeadKv, ith, nth, begin, end);
+    ThreadPool::split(tasks, ith, nth, begin, end);
     float* base = &m_attnScratch[static_cast<size_t>(ith) * attnScratchFloats()];
+    const size_t R0 = static_cast<size_t>(G) * m_nBatch;
     float* kt = base;
     float* vt = kt + kAttnTile * D;
     float* st = vt + kAttnTile * D;
-    float* qg = st + static_cast<size_t>(R) * kAttnTile;
-    float* og = qg + static_cast<size_t>(R) * D;
-    float* mx = og + static_cast<size_t>(R) * D;
-    float* sum = mx + R;
-    for (int64_t kvh = begin; kvh < end; ++kvh) {
-      // Gather the query rows of this KV head: row r = t * G + g.
-      for (int t = 0; t < n; ++t)
+    float* qg = st + R0 * kAttnTile;
+    float* og = qg + R0 * D;
+    float* mx = og + R0 * D;
+    float* sum = mx + R0;
+    for (int64_t task = begin; task < end; ++task) {
+      const int run = static_cast<int>(task / c.nHeadKv), kvh = static_cast<int>(task % c.nHeadKv);
+      const int t0 = runStart[run], len = runLen[run], seq = seqs[t0], pos0 = poss[t0];
+      const int R = G * len, P = pos0 + len;
+      // Gather the query rows of this KV head: row r = (t - t0) * G + g.
+      for (int t = 0; t < len; ++t)
         for (int g = 0; g < G; ++g)
           std::memcpy(qg + static_cast<size_t>(t * G + g) * D,
-                      &m_q[static_cast<size_t>(t) * Q + (kvh * G + g) * D], sizeof(float) * D);
+                      &m_q[static_cast<size_t>(t0 + t) * Q + (kvh * G + g) * D], sizeof(float) * D);
       Eigen::Map<RowMat> Qm(qg, R, D), Om(og, R, D);
       Om.setZero();
       std::fill(mx, mx + R, -INFINITY);
@@ -203,7 +261,7 @@ void Session::attention(int layer, int n) {
       for (int p0 = 0; p0 < P; p0 += kAttnTile) {
         const int T = std::min(kAttnTile, P - p0);
         for (int j = 0; j < T; ++j) {
-          const size_t off = layerBase + static_cast<size_t>(p0 + j) * KV + kvh * D;
+          const size_t off = kvSlot(layer, seq, p0 + j) + static_cast<size_t>(kvh) * D;
           if (f16) {
             kernels::fromF16(reinterpret_cast<const uint16_t*>(m_k.data()) + off, kt + j * D, D);
             kernels::fromF16(reinterpret_cast<const uint16_t*>(m_v.data()) + off, vt + j * D, D);
@@ -215,7 +273,7 @@ void Session::attention(int layer, int n) {
         Eigen::Map<RowMat> Km(kt, T, D), Vm(vt, T, D), Sm(st, R, T);
         Sm.noalias() = (Qm * Km.transpose()) * scale;
         for (int r = 0; r < R; ++r) {
-          const int valid = std::min(T, m_pos + r / G + 1 - p0);  // causal: positions <= the query's
+          const int valid = std::min(T, pos0 + r / G + 1 - p0);  // causal: positions <= the query's
           float* row = st + static_cast<size_t>(r) * T;
           if (valid <= 0) {
             std::fill(row, row + T, 0.0f);
@@ -234,11 +292,11 @@ void Session::attention(int layer, int n) {
         }
         Om.noalias() += Sm * Vm;
       }
-      for (int t = 0; t < n; ++t)
+      for (int t = 0; t < len; ++t)
         for (int g = 0; g < G; ++g) {
           const int r = t * G + g;
           const float inv = 1.0f / sum[r];
-          float* out = &m_att[static_cast<size_t>(t) * Q + (kvh * G + g) * D];
+          float* out = &m_att[static_cast<size_t>(t0 + t) * Q + (kvh * G + g) * D];
           for (int i = 0; i < D; ++i) out[i] = og[static_cast<size_t>(r) * D + i] * inv;
         }
     }

@@ -175,6 +175,39 @@ TEST_F(EngineTest, EachModeStreamsAndAccounts) {
   EXPECT_NE(missing.message().find("99"), std::string::npos);
 }
 
+TEST_F(EngineTest, BatchedSolvingEqualsOneByOne) {
+  auto e = loadExperiment((s_dir / "experiment.json").string());
+  ASSERT_TRUE(e.ok());
+  ModelCache models;
+  Solver solver(*e, models);
+  for (SystemSpec sys : {SystemSpec{SolveMode::kDuet, 20, 0}, SystemSpec{SolveMode::kLight, -1, 0},
+                         SystemSpec{SolveMode::kTruncate, -1, 6}}) {
+    std::vector<SolveRequest> reqs;
+    for (int i = 0; i < 4; ++i) {
+      SolveRequest r;
+      r.system = sys;
+      r.question = formatMathQuestion("what is " + std::to_string(i) + " times 3?");
+      r.gold = std::to_string(3 * i);
+      r.seed = 100 + i;
+      reqs.push_back(r);
+    }
+    auto batch = solver.solveBatch(reqs);
+    ASSERT_TRUE(batch.ok()) << batch.message();
+    ASSERT_EQ(batch->size(), 4u);
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      auto one = solver.solve(reqs[i]);
+      ASSERT_TRUE(one.ok());
+      EXPECT_EQ((*batch)[i].answer, one->answer) << systemName(sys) << " request " << i;
+      EXPECT_EQ((*batch)[i].signal, one->signal);
+      EXPECT_EQ((*batch)[i].capableTokens, one->capableTokens);
+      EXPECT_EQ((*batch)[i].verdict.correct, one->verdict.correct);
+    }
+  }
+  std::vector<SolveRequest> mixed(2);
+  mixed[1].system.mode = SolveMode::kLight;
+  EXPECT_FALSE(solver.solveBatch(mixed).ok());
+}
+
 TEST_F(EngineTest, ProbeScoresEveryPrefix) {
   auto e = loadExperiment((s_dir / "experiment.json").string());
   ASSERT_TRUE(e.ok());

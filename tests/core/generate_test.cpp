@@ -150,6 +150,41 @@ TEST_F(GenerateTest, EndOfGenerationTokenStops) {
   fs::remove(eogPath);
 }
 
+TEST_F(GenerateTest, BatchedGenerationEqualsOneByOne) {
+  const Tokenizer& tok = s_model->tokenizer();
+  std::vector<BatchItem> items(3);
+  items[0].prompt = tok.encode("the answer is");
+  items[0].params.maxTokens = 12;
+  items[1].prompt = tok.encode("a much longer prompt than the others");
+  items[1].params.maxTokens = 20;
+  items[1].params.sampling.temperature = 0.9f;
+  items[1].params.sampling.seed = 4;
+  items[2].prompt = tok.encode("x");
+  items[2].params.maxTokens = 7;
+  items[2].params.stopStrings = {"zz"};
+  std::vector<std::string> streamed(3);
+  for (size_t i = 0; i < 3; ++i) items[i].onToken = [&streamed, i](const TokenEvent& e) {
+    streamed[i] += e.text;
+    return true;
+  };
+  Session batch(*s_model, SessionOptions{256, 16, 2, KvType::kF16, 3});
+  auto r = generateBatch(batch, items);
+  ASSERT_TRUE(r.ok()) << r.message();
+  ASSERT_EQ(r->size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    Session one(*s_model, SessionOptions{256, 16, 2, KvType::kF16});
+    auto single = generate(one, items[i].prompt, items[i].params);
+    ASSERT_TRUE(single.ok());
+    EXPECT_EQ((*r)[i].tokens, single->tokens) << "item " << i;
+    EXPECT_EQ((*r)[i].text, single->text);
+    EXPECT_EQ((*r)[i].stopReason, single->stopReason);
+    EXPECT_EQ(streamed[i], (*r)[i].text);
+    EXPECT_EQ((*r)[i].stats.promptTokens, static_cast<int>(items[i].prompt.size()));
+  }
+  Session tooSmall(*s_model, SessionOptions{256, 16, 1, KvType::kF16, 2});
+  EXPECT_FALSE(generateBatch(tooSmall, items).ok());
+}
+
 TEST_F(GenerateTest, EmptyPromptIsAnError) {
   Session s(*s_model, SessionOptions{});
   auto r = generate(s, {}, GenerateParams{});

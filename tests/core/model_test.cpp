@@ -151,6 +151,46 @@ TEST(ModelTest, LongSequenceMatchesReferenceAcrossAttentionTiles) {
   fs::remove(path);
 }
 
+// Several sequences decoded together give the same logits as each decoded alone.
+TEST(ModelTest, BatchedDecodeMatchesSeparateSessions) {
+  const std::string path = tempPath("batch.gguf");
+  ASSERT_TRUE(writeSynthModel(smallSpec(Arch::kQwen3, GgmlType::kQ8_0), path).ok());
+  auto model = Model::load(path);
+  ASSERT_TRUE(model.ok()) << model.message();
+  const int V = (*model)->config().nVocab;
+  const std::vector<std::vector<int32_t>> prompts = {{5, 6, 7}, {100, 200, 250, 9, 1}, {42}};
+  SessionOptions so;
+  so.nCtx = 64;
+  so.nSeq = 3;
+  so.nThreads = 2;
+  Session batch(**model, so);
+  so.nSeq = 1;
+  std::vector<std::unique_ptr<Session>> alone;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    ASSERT_TRUE(batch.evalSeq(static_cast<int>(i), prompts[i]).ok());
+    alone.push_back(std::make_unique<Session>(**model, so));
+    ASSERT_TRUE(alone.back()->eval(prompts[i]).ok());
+  }
+  std::vector<int32_t> next = {11, 22, 33};
+  std::vector<int> seqs = {2, 0, 1};  // any order
+  for (int step = 0; step < 6; ++step) {
+    std::vector<int32_t> toks = {next[2], next[0], next[1]};
+    ASSERT_TRUE(batch.evalBatch(toks, seqs).ok());
+    for (size_t i = 0; i < 3; ++i) {
+      const int seq = seqs[i];
+      ASSERT_TRUE(alone[seq]->eval(std::span<const int32_t>(&toks[i], 1)).ok());
+      double maxDiff = 0;
+      for (int v = 0; v < V; ++v) maxDiff = std::max(maxDiff, double(std::abs(batch.logitsAt(i)[v] - alone[seq]->logits()[v])));
+      EXPECT_LT(maxDiff, 1e-3) << "step " << step << " sequence " << seq;
+      EXPECT_EQ(batch.position(seq), alone[seq]->position());
+    }
+    for (int q = 0; q < 3; ++q) next[q] = (next[q] * 7 + step) % 300;
+  }
+  EXPECT_FALSE(batch.evalBatch(std::vector<int32_t>{1, 2}, std::vector<int>{0, 0}).ok());  // duplicate sequence
+  EXPECT_FALSE(batch.evalSeq(3, std::vector<int32_t>{1}).ok());
+  fs::remove(path);
+}
+
 TEST(ModelTest, TruncateRewindsTheCache) {
   const std::string path = tempPath("trunc.gguf");
   ASSERT_TRUE(writeSynthModel(smallSpec(Arch::kQwen3, GgmlType::kF32), path).ok());
