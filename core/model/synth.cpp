@@ -5,6 +5,7 @@
 
 #include "core/gguf/gguf.h"
 #include "core/kernels/quant.h"
+#include "core/tokenizer/tokenizer.h"
 
 namespace duet {
 
@@ -49,26 +50,7 @@ std::vector<std::string> synthPresetNames() {
 
 namespace {
 
-// GPT-2 byte-level alphabet (published rule): printable bytes map to themselves, the others to
-// U+0100 + k in byte order.
-std::string byteChar(int b) {
-  auto printable = [](int x) { return (x >= 33 && x <= 126) || (x >= 161 && x <= 172) || (x >= 174); };
-  int cp = b;
-  if (!printable(b)) {
-    int k = 0;
-    for (int x = 0; x < b; ++x)
-      if (!printable(x)) ++k;
-    cp = 256 + k;
-  }
-  std::string s;
-  if (cp < 0x80) {
-    s += static_cast<char>(cp);
-  } else {
-    s += static_cast<char>(0xC0 | (cp >> 6));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return s;
-}
+std::string byteChar(int b) { return gpt2ByteLevel(std::string(1, static_cast<char>(b))); }
 
 }  // namespace
 

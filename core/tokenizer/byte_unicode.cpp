@@ -77,3 +77,7 @@ std::string byteLevelDecode(std::string_view text) {
 }
 
 }  // namespace duet::tok
+
+namespace duet {
+std::string gpt2ByteLevel(std::string_view bytes) { return tok::byteLevelEncode(bytes); }
+}  // namespace duet

@@ -88,6 +88,10 @@ class Tokenizer {
 // unsupported or malformed part.
 Result<TokenizerSpec> specFromHfTokenizerJson(const std::string& path);
 
+// GPT-2's byte-level alphabet: the vocabulary spelling of raw bytes in a "gpt2" tokenizer
+// (printable bytes keep their code point, the other 68 map to U+0100 + k). For vocabulary writers.
+std::string gpt2ByteLevel(std::string_view bytes);
+
 // Turns a stream of token ids into text, holding back bytes of a multi-byte UTF-8 character
 // until it is complete (a character split over several tokens is emitted once). Invalid
 // sequences are emitted as U+FFFD once it is clear they cannot complete.
