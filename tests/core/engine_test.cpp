@@ -167,7 +167,9 @@ TEST_F(EngineTest, EachModeStreamsAndAccounts) {
   // Same seed as "original": the truncated prefix is the original output's first tokens.
   for (size_t i = 0; i < tr->stages[0].tokens.size(); ++i)
     EXPECT_EQ(tr->stages[0].tokens[i].id, orig->stages[0].tokens[i].id) << "token " << i;
-  if (tr->capableTokens == 5) EXPECT_EQ(tr->stages[0].stopReason, "truncated");
+  if (tr->capableTokens == 5) {
+    EXPECT_EQ(tr->stages[0].stopReason, "truncated");
+  }
 
   req.system = {SolveMode::kDuet, 99, 0};
   auto missing = solver.solve(req);

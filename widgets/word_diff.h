@@ -1,0 +1,25 @@
+// Word-level diff of two texts (LCS over whitespace-separated words), for comparing the signals
+// of two systems on the same problem. Cost O(n*m) time and memory: inputs longer than
+// kMaxWords words are compared on their first kMaxWords words and the rest is marked changed.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <QString>
+#include <QStringList>
+#include <QVector>
+
+namespace duet::gui {
+
+struct DiffWord {
+  QString word;
+  bool common = false;  // also in the other text, in LCS order
+};
+
+constexpr int kMaxWords = 3000;
+
+// Marks each word of `text` as common with `reference` or not.
+QVector<DiffWord> diffWords(const QString& reference, const QString& text);
+// HTML of `text` with words absent from `reference` highlighted (escaped, inert).
+QString diffHtml(const QString& reference, const QString& text, const QString& highlight);
+
+}  // namespace duet::gui
