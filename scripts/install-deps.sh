@@ -7,7 +7,7 @@ SUDO=""
 PKGS=(
   cmake ninja-build g++ pkg-config git
   libeigen3-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev
-  libcurl4-openssl-dev
+  libcurl4-openssl-dev libcpp-httplib-dev
   qt6-base-dev qt6-base-dev-tools qt6-charts-dev qt6-svg-dev libgl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )

@@ -197,10 +197,35 @@ Result<std::vector<float>> LocalModel::scoreContinuation(const std::string& prom
 // ---------------------------------------------------------------------------------------------
 // ModelCache
 
+namespace {
+std::mutex g_factoryMutex;
+RemoteModelFactory g_remoteFactory;
+}  // namespace
+
+void setRemoteModelFactory(RemoteModelFactory factory) {
+  std::lock_guard<std::mutex> lock(g_factoryMutex);
+  g_remoteFactory = std::move(factory);
+}
+
 Result<std::shared_ptr<TextModel>> ModelCache::get(const ModelRef& ref) {
-  if (ref.isRemote())
-    return makeError(Errc::kUnsupported, "remote endpoint " + ref.display() +
-                                             ": remote engines are not available in this build yet");
+  if (ref.isRemote()) {
+    RemoteModelFactory factory;
+    {
+      std::lock_guard<std::mutex> lock(g_factoryMutex);
+      factory = g_remoteFactory;
+    }
+    if (!factory)
+      return makeError(Errc::kUnsupported, "remote endpoint " + ref.display() +
+                                               ": this program was built without the remote client");
+    const std::string key = "remote:" + ref.endpoint + "|" + ref.remoteModel + "|" + ref.api + "|" + ref.tokenizer;
+    std::lock_guard<std::mutex> lock(m_mutex);
+    auto it = m_models.find(key);
+    if (it != m_models.end()) return it->second;
+    auto m = factory(ref);
+    if (!m) return m.error();
+    m_models[key] = *m;
+    return *m;
+  }
   std::lock_guard<std::mutex> lock(m_mutex);
   auto it = m_models.find(ref.path);
   if (it != m_models.end()) return it->second;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -93,6 +94,14 @@ class LocalModel : public TextModel {
 // Fast identity of a (possibly multi-GB) file: size plus FNV-1a 64 over 64 KiB at the start,
 // the end and 30 evenly spaced places. Hex string. Errors name the path.
 Result<std::string> sampledFileHash(const std::string& path);
+
+// Builds the TextModel of a remote endpoint ref. The HTTP client lives in duet_remote, a library
+// above this one (it implements TextModel, so it depends on duet_engine); linking it from here
+// would be a cycle. So the dependency is inverted: app/ code installs the factory at start-up
+// (duet::remote::installRemoteModelFactory()) and ModelCache calls it for remote refs. Without
+// one, remote refs fail with kUnsupported. Thread-safe; install before models are requested.
+using RemoteModelFactory = std::function<Result<std::shared_ptr<TextModel>>(const ModelRef&)>;
+void setRemoteModelFactory(RemoteModelFactory factory);
 
 class ModelCache {
  public:
