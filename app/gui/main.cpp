@@ -10,9 +10,11 @@
 #include "app/gui/app_paths.h"
 #include "app/gui/main_window.h"
 #include "app/gui/screenshot.h"
+#include "core/remote/remote_model.h"
 
 int main(int argc, char** argv) {
   QApplication app(argc, argv);
+  duet::remote::installRemoteModelFactory();  // model slots may name OpenAI-compatible endpoints
   QApplication::setOrganizationName(QStringLiteral("duet-workbench"));
   QApplication::setApplicationName(QStringLiteral("duet-workbench"));
   QApplication::setApplicationDisplayName(QStringLiteral("Duet Workbench"));
