@@ -108,4 +108,27 @@ void BM_PoolRun(benchmark::State& state) {
 }
 BENCHMARK(BM_PoolRun)->Arg(1)->Arg(2)->UseRealTime();
 
+// Memory read bandwidth: summing a 1 GiB buffer split across the pool's threads. The ceiling that
+// decode speed is compared against (weights are streamed once per token).
+void BM_ReadBandwidth(benchmark::State& state) {
+  ThreadPool& p = pool(static_cast<int>(state.range(0)));
+  static std::vector<float> buf(size_t{1} << 28, 1.0f);  // 1 GiB, touched once so pages are resident
+  std::vector<double> partial(64, 0.0);
+  for (auto _ : state) {
+    p.run([&](int ith, int nth) {
+      int64_t b, e;
+      ThreadPool::split(static_cast<int64_t>(buf.size()), ith, nth, b, e);
+      float acc[16] = {};
+      for (int64_t i = b; i + 16 <= e; i += 16)
+        for (int k = 0; k < 16; ++k) acc[k] += buf[static_cast<size_t>(i + k)];
+      double t = 0;
+      for (float a : acc) t += a;
+      partial[static_cast<size_t>(ith) * 8] = t;
+    });
+    benchmark::DoNotOptimize(partial.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(buf.size() * sizeof(float)));
+}
+BENCHMARK(BM_ReadBandwidth)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+
 }  // namespace
