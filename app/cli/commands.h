@@ -26,6 +26,7 @@ void registerRegrade(CLI::App& app, RunFn& run);
 void registerProbe(CLI::App& app, RunFn& run);
 void registerExport(CLI::App& app, RunFn& run);
 void registerTradeoff(CLI::App& app, RunFn& run);
+void registerTrain(CLI::App& app, RunFn& run);
 void registerServe(CLI::App& app, RunFn& run);  // serve, serve-bench, remote-test
 // Lets model slots name remote endpoints (ModelCache's factory) and prints their warnings.
 void installRemote();

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   duet::cli::registerProbe(app, run);
   duet::cli::registerExport(app, run);
   duet::cli::registerTradeoff(app, run);
+  duet::cli::registerTrain(app, run);
   duet::cli::registerServe(app, run);
   duet::cli::installRemote();
   try {
