@@ -11,25 +11,8 @@
 namespace duet::train {
 
 namespace {
-// GPT-2's published rule: printable bytes keep their code point, the other 68 map to 256 + k.
-std::string byteChar(int b) {
-  auto printable = [](int x) { return (x >= 33 && x <= 126) || (x >= 161 && x <= 172) || x >= 174; };
-  int cp = b;
-  if (!printable(b)) {
-    int k = 0;
-    for (int x = 0; x < b; ++x)
-      if (!printable(x)) ++k;
-    cp = 256 + k;
-  }
-  std::string s;
-  if (cp < 0x80) {
-    s += static_cast<char>(cp);
-  } else {
-    s += static_cast<char>(0xC0 | (cp >> 6));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return s;
-}
+// The vocabulary spelling of one byte in a gpt2-type tokenizer (the tokenizer's own table).
+std::string byteChar(int b) { return gpt2ByteLevel(std::string(1, static_cast<char>(b))); }
 
 const std::vector<std::string>& byteTable() {
   static const std::vector<std::string> t = [] {
