@@ -212,7 +212,7 @@ void MainWindow::buildMenus() {
     const QString f = QFileDialog::getOpenFileName(this, tr("Experiment manifest"), QString(), tr("Experiment (*.json)"));
     if (!f.isEmpty()) openExperiment(f);
   });
-  file->addAction(tr("&New experiment from GGUF files…"), QKeySequence::New, this, [this] {
+  file->addAction(tr("&New experiment (GGUF files or endpoints)…"), QKeySequence::New, this, [this] {
     auto* dlg = new ExperimentDialog(this);
     dlg->setAttribute(Qt::WA_DeleteOnClose);
     connect(dlg, &ExperimentDialog::experimentSaved, this, &MainWindow::openExperiment);
