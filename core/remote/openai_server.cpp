@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <thread>
 
@@ -25,6 +26,7 @@ struct OpenAiServer::Impl {
   std::mutex modelMutex;              // one generation at a time
   std::atomic<int> admitted{0};       // running + waiting generation requests
   std::atomic<bool> stopping{false};  // cancels generations when the server stops
+  std::atomic<bool> listenEnded{false};
   std::atomic<long long> requests{0}, rejected{0}, tokens{0}, nextId{0};
 
   void routes();
@@ -285,7 +287,18 @@ Result<int> OpenAiServer::start() {
                                     " (address in use, or not an address of this machine)");
   s.port = port;
   s.stopping = false;
-  s.thread = std::thread([&s] { s.http.listen_after_bind(); });
+  s.listenEnded = false;
+  s.thread = std::thread([&s] {
+    s.http.listen_after_bind();
+    s.listenEnded = true;
+  });
+  // httplib's stop() is a no-op until the accept loop runs, so a stop() right after start() would
+  // leave listen_after_bind() running and the join hanging: start() returns once it accepts.
+  while (!s.http.is_running() && !s.listenEnded) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  if (!s.http.is_running()) {
+    s.thread.join();
+    return makeError(Errc::kIo, "cannot serve on " + s.opts.host + ":" + std::to_string(port) + ": accept loop failed");
+  }
   return port;
 }
 

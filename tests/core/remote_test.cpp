@@ -334,6 +334,24 @@ TEST_F(RemoteTest, FullQueueGives503AndRetriesRecover) {
   EXPECT_GE(busy.stats().rejected, 2);
 }
 
+// Regression (issue 6): stop() straight after start() used to hang, because httplib ignores a
+// stop that arrives before its accept loop runs. A hang here is caught by ctest's timeout.
+TEST_F(RemoteTest, StopRightAfterStartReturnsAndFreesThePort) {
+  ServerOptions so;
+  so.modelName = "tiny";
+  for (int i = 0; i < 20; ++i) {
+    OpenAiServer s(s_local, so);
+    auto port = s.start();
+    ASSERT_TRUE(port.ok()) << port.message();
+    s.stop();
+    EndpointConfig c = cfg();
+    c.baseUrl = s.baseUrl();
+    c.maxRetries = 0;
+    auto r = listModels(c);
+    ASSERT_FALSE(r.ok()) << "a stopped server still answered on port " << *port;
+  }
+}
+
 TEST_F(RemoteTest, OversizedBodyIsRefusedWithAMessage) {
   auto rm = remote();
   auto r = rm->complete(std::string(100 * 1024, 'a'), greedy(4), {}, nullptr);
