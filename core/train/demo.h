@@ -12,6 +12,7 @@
 #include <functional>
 #include <string>
 
+#include "core/kernels/ggml_type.h"
 #include "core/train/duet_rl.h"
 #include "core/train/sft.h"
 #include "core/train/task.h"
@@ -27,17 +28,18 @@ struct DemoOptions {
   int testSize = 300;
   int vocabSize = 448;
   TaskOptions task;
-  StyleMix mix;             // stage-1 solution styles
-  TrainConfig capable;      // M
-  TrainConfig light;        // m
+  StyleMix mix;         // stage-1 solution styles
+  TrainConfig capable;  // M
+  TrainConfig light;    // m
   SftOptions sftCapable;
   SftOptions sftLight;
   RlOptions rl;
   int rlSteps = 60;
   int problemsPerStep = 8;
   int checkpointEvery = 10;
-  int sftEvalEvery = 500;   // M-alone greedy accuracy on 32 held-out problems during stage 1
-  int quickEvalSize = 64;   // held-out problems scored greedily after each stage (progress only)
+  int sftEvalEvery = 500;              // M-alone greedy accuracy on 32 held-out problems during stage 1
+  int quickEvalSize = 64;              // held-out problems scored greedily after each stage (progress only)
+  GgmlType fileType = GgmlType::kF16;  // matrices of the written GGUFs (F16 keeps the demo small)
   std::string initCapable, initLight;  // optional GGUFs (exportGguf) to start stage 1 from
   std::function<void(const std::string&)> log;
 };

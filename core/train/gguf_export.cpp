@@ -2,11 +2,13 @@
 
 #include <cstring>
 
+#include "core/kernels/quant.h"
 #include "core/model/model.h"
 
 namespace duet::train {
 
-gguf::GgufWriter ggufWriterFor(const Transformer<float>& m, const BpeVocab& v, const std::string& name) {
+gguf::GgufWriter ggufWriterFor(const Transformer<float>& m, const BpeVocab& v, const std::string& name,
+                               GgmlType matrixType) {
   using gguf::OwnedValue;
   const TrainConfig& c = m.config();
   gguf::GgufWriter w;
@@ -27,14 +29,16 @@ gguf::GgufWriter ggufWriterFor(const Transformer<float>& m, const BpeVocab& v, c
   for (const TensorSlot& s : tensorSlots(c, m.layout())) {
     std::vector<float> vals(p.begin() + static_cast<long>(s.offset),
                             p.begin() + static_cast<long>(s.offset + static_cast<size_t>(s.rows * s.cols)));
-    std::vector<int64_t> ne = s.rows == 1 ? std::vector<int64_t>{s.cols} : std::vector<int64_t>{s.cols, s.rows};
-    w.addTensorF32(s.name, GgmlType::kF32, std::move(ne), std::move(vals));
+    std::vector<int64_t> ne =
+        s.rows == 1 ? std::vector<int64_t>{s.cols} : std::vector<int64_t>{s.cols, s.rows};
+    w.addTensorF32(s.name, s.rows == 1 ? GgmlType::kF32 : matrixType, std::move(ne), std::move(vals));
   }
   return w;
 }
 
-Status exportGguf(const Transformer<float>& m, const BpeVocab& v, const std::string& name, const std::string& path) {
-  return ggufWriterFor(m, v, name).writeFile(path);
+Status exportGguf(const Transformer<float>& m, const BpeVocab& v, const std::string& name,
+                  const std::string& path, GgmlType matrixType) {
+  return ggufWriterFor(m, v, name, matrixType).writeFile(path);
 }
 
 Status importGguf(Transformer<float>& m, const std::string& path) {
@@ -43,9 +47,14 @@ Status importGguf(Transformer<float>& m, const std::string& path) {
   for (const TensorSlot& s : tensorSlots(m.config(), m.layout())) {
     const gguf::TensorInfo* t = (*f)->findTensor(s.name);
     const size_t n = static_cast<size_t>(s.rows * s.cols);
-    if (!t || t->type != GgmlType::kF32 || static_cast<size_t>(t->nElements()) != n)
-      return makeError(Errc::kInvalidArgument, path + ": tensor " + s.name + " is missing, not F32 or of another shape");
-    std::memcpy(m.params().data() + s.offset, t->data, n * sizeof(float));
+    if (!t || static_cast<size_t>(t->nElements()) != n)
+      return makeError(Errc::kInvalidArgument,
+                       path + ": tensor " + s.name + " is missing or of another shape");
+    if (t->type != GgmlType::kF32 && t->type != GgmlType::kF16)
+      return makeError(Errc::kInvalidArgument, path + ": tensor " + s.name + " is " +
+                                                   std::string(ggmlTypeName(t->type)) +
+                                                   ", expected F32 or F16");
+    kernels::dequantizeRow(t->type, t->data, m.params().data() + s.offset, static_cast<int64_t>(n));
   }
   return {};
 }

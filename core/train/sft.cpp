@@ -49,16 +49,16 @@ Example capableSftExample(const TaskCodec& c, const Problem& p, const StyleMix& 
 
 Example lightSftExample(const TaskCodec& c, const Problem& p, Rng& rng) {
   // Signals of every style and completeness, cut from M's output text the way the eval engine
-  // cuts them (extractSignal): full (45%), M's output cut at a random token (40%: the truncation
-  // baseline's case), empty (15%: the question alone, the light_alone prompt).
+  // cuts them (extractSignal): full (60%), M's output cut at a random token (30%: the truncation
+  // baseline's case), empty (10%: the question alone, the light_alone prompt).
   static const double kVerbose[] = {0.0, 0.3, 0.7, 1.0};
   const StyleMix mix{kVerbose[rng.uniform(0, 3)], 0.5, 0.5};
   const std::string output = capableOutput(writeReasoning(p, mix, rng), p.answer);
   std::string signal;
   const double u = rng.unit();
-  if (u < 0.45) {
+  if (u < 0.6) {
     signal = extractSignal(output);
-  } else if (u < 0.85) {
+  } else if (u < 0.9) {
     auto ids = c.encode(output);
     ids.resize(static_cast<size_t>(rng.uniform(0, static_cast<int>(ids.size()) - 1)));
     signal = extractSignal(c.decode(ids));

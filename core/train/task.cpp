@@ -13,14 +13,18 @@ uint64_t Rng::next() {
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
 }
-int Rng::uniform(int lo, int hi) { return lo + static_cast<int>(next() % static_cast<uint64_t>(hi - lo + 1)); }
-double Rng::unit() { return static_cast<double>(next() >> 11) * (1.0 / 9007199254740992.0); }
+int Rng::uniform(int lo, int hi) {
+  return lo + static_cast<int>(next() % static_cast<uint64_t>(hi - lo + 1));
+}
+double Rng::unit() {
+  return static_cast<double>(next() >> 11) * (1.0 / 9007199254740992.0);
+}
 
 namespace {
-constexpr std::array<const char*, 16> kNames = {"Ann", "Bob", "Cara", "Dan", "Eve", "Finn", "Gina", "Hugo",
-                                                "Iris", "Jack", "Kim", "Leo", "Mia", "Ned", "Olga", "Paul"};
-constexpr std::array<const char*, 12> kItems = {"apples", "books", "coins", "stamps", "marbles", "shells",
-                                                "pencils", "cards", "beads", "eggs", "cookies", "rocks"};
+constexpr std::array<const char*, 16> kNames = {"Ann",  "Bob",  "Cara", "Dan", "Eve", "Finn", "Gina", "Hugo",
+                                                "Iris", "Jack", "Kim",  "Leo", "Mia", "Ned",  "Olga", "Paul"};
+constexpr std::array<const char*, 12> kItems = {"apples",  "books", "coins", "stamps", "marbles", "shells",
+                                                "pencils", "cards", "beads", "eggs",   "cookies", "rocks"};
 
 uint64_t fnv1a(const std::string& s) {
   uint64_t h = 1469598103934665603ull;
@@ -69,23 +73,29 @@ std::string opSentence(const Problem& p, const Op& op, size_t target) {
   switch (op.kind) {
     case OpKind::kTimes:
       return who + " has " + std::to_string(op.k) + " times as many " + p.item + " as " + src + ".";
-    case OpKind::kMore: return who + " has " + std::to_string(op.k) + " more " + p.item + " than " + src + ".";
-    case OpKind::kFewer: return who + " has " + std::to_string(op.k) + " fewer " + p.item + " than " + src + ".";
+    case OpKind::kMore:
+      return who + " has " + std::to_string(op.k) + " more " + p.item + " than " + src + ".";
+    case OpKind::kFewer:
+      return who + " has " + std::to_string(op.k) + " fewer " + p.item + " than " + src + ".";
     case OpKind::kSum:
-      return who + " has as many " + p.item + " as " + src + " and " + p.names[static_cast<size_t>(op.other)] +
-             " together.";
+      return who + " has as many " + p.item + " as " + src + " and " +
+             p.names[static_cast<size_t>(op.other)] + " together.";
   }
   return {};
 }
 
-std::string expr(const Problem& p, const Op& op, bool spaced) {
+std::string expr(const Problem& p, const Op& op) {
   const std::string a = std::to_string(p.values[static_cast<size_t>(op.src)]);
-  const std::string sp = spaced ? " " : "";
+  const std::string sp = " ";
   switch (op.kind) {
-    case OpKind::kTimes: return std::to_string(op.k) + sp + "*" + sp + a;
-    case OpKind::kMore: return a + sp + "+" + sp + std::to_string(op.k);
-    case OpKind::kFewer: return a + sp + "-" + sp + std::to_string(op.k);
-    case OpKind::kSum: return a + sp + "+" + sp + std::to_string(p.values[static_cast<size_t>(op.other)]);
+    case OpKind::kTimes:
+      return std::to_string(op.k) + sp + "*" + sp + a;
+    case OpKind::kMore:
+      return a + sp + "+" + sp + std::to_string(op.k);
+    case OpKind::kFewer:
+      return a + sp + "-" + sp + std::to_string(op.k);
+    case OpKind::kSum:
+      return a + sp + "+" + sp + std::to_string(p.values[static_cast<size_t>(op.other)]);
   }
   return {};
 }
@@ -94,17 +104,22 @@ std::string verboseStep(const Problem& p, size_t i) {
   const Op& op = p.ops[i];
   const size_t target = i + 1;
   auto has = [&](int who) {
-    return p.names[static_cast<size_t>(who)] + " has " + std::to_string(p.values[static_cast<size_t>(who)]) + " " + p.item;
+    return p.names[static_cast<size_t>(who)] + " has " + std::to_string(p.values[static_cast<size_t>(who)]) +
+           " " + p.item;
   };
   std::string s = opSentence(p, op, target) + " " + has(op.src);
   if (op.kind == OpKind::kSum) s += " and " + has(op.other);
-  s += ", so " + p.names[target] + " has " + expr(p, op, true) + " = " + std::to_string(op.value) + " " + p.item + ".";
+  s += ", so " + p.names[target] + " has " + expr(p, op) + " = " + std::to_string(op.value) + " " + p.item +
+       ".";
   return s;
 }
 
+// The arithmetic is spelled " A op B = C" in both styles, token for token, so the skill M learns
+// on verbose steps is the one a terse step uses (with "Bob=4*37=148" as the terse spelling, the
+// first demo's M made 2x the arithmetic errors on terse lines, and shortening cost accuracy).
 std::string terseStep(const Problem& p, size_t i) {
   const Op& op = p.ops[i];
-  return p.names[i + 1] + "=" + expr(p, op, false) + "=" + std::to_string(op.value);
+  return p.names[i + 1] + " = " + expr(p, op) + " = " + std::to_string(op.value);
 }
 
 std::string preambleText(const Problem& p) {
@@ -138,7 +153,9 @@ Problem makeProblem(uint64_t seed, const TaskOptions& o) {
   }
 }
 
-bool isTestProblem(const Problem& p) { return fnv1a(p.question) % kTestShare == 0; }
+bool isTestProblem(const Problem& p) {
+  return fnv1a(p.question) % kTestShare == 0;
+}
 
 Problem trainProblem(uint64_t seed, uint64_t i, const TaskOptions& o) {
   for (uint64_t k = 0;; ++k) {
@@ -176,17 +193,25 @@ std::string terseReasoning(const Problem& p) {
   return writeReasoning(p, StyleMix{0.0, 0.0, 0.0}, r);
 }
 
-std::string modelQuestion(const Problem& p) { return formatMathQuestion(p.question); }
+std::string modelQuestion(const Problem& p) {
+  return formatMathQuestion(p.question);
+}
 
-std::string capablePrompt(const std::string& q) { return "user\n" + q + "\nassistant\n<think>\n"; }
+std::string capablePrompt(const std::string& q) {
+  return "user\n" + q + "\nassistant\n<think>\n";
+}
 std::string lightPrompt(const std::string& q, const std::string& signal) {
   return "user\n" + q + "\nassistant\n<think>\n" + signal + "\n</think>";
 }
-std::string answerText(int answer) { return "\\boxed{" + std::to_string(answer) + "}"; }
+std::string answerText(int answer) {
+  return "\\boxed{" + std::to_string(answer) + "}";
+}
 std::string capableOutput(const std::string& reasoning, int answer) {
   return reasoning + "\n</think>\n" + answerText(answer);
 }
-std::string lightOutput(int answer) { return "\n" + answerText(answer); }
+std::string lightOutput(int answer) {
+  return "\n" + answerText(answer);
+}
 
 std::string problemJsonl(const Problem& p) {
   // Questions hold only letters, digits, spaces and ".?": nothing to escape.

@@ -7,7 +7,8 @@
 // Solutions follow the paper's signal convention: the capable model M writes its reasoning
 // (the "thinking", which is the DUET signal), then "\n</think>\n\\boxed{X}". The reasoning is a
 // mix of styles chosen per step: verbose sentences that restate the operands, or terse "key
-// intermediate results" lines ("Bob=4*37=148"); stage 1 teaches M that mix (mostly verbose), and
+// intermediate results" lines ("Bob = 4 * 37 = 148", spelling the arithmetic exactly as the verbose
+// "so Bob has 4 * 37 = 148 apples" does); stage 1 teaches M that mix (mostly verbose), and
 // DUET's length penalty can then select the terse one. Every style keeps every intermediate
 // result, so a short signal still lets the lightweight model m finish by reading the last one.
 //
@@ -53,7 +54,7 @@ struct Problem {
   std::string item;                // plural noun
   std::vector<std::string> names;  // person i holds values[i]
   std::vector<int> values;
-  std::vector<Op> ops;             // ops[i] defines person i + 1
+  std::vector<Op> ops;  // ops[i] defines person i + 1
   std::string question;
   int answer = 0;
 };
@@ -86,7 +87,7 @@ std::string modelQuestion(const Problem& p);
 // The raw prompt formats (no chat template; see the demo manifest).
 std::string capablePrompt(const std::string& question);  // "user\nQ\nassistant\n<think>\n"
 std::string lightPrompt(const std::string& question, const std::string& signal);  // the paper's m string
-std::string answerText(int answer);                         // "\\boxed{X}"
+std::string answerText(int answer);                                               // "\\boxed{X}"
 // M's full output after its prompt: reasoning + "\n</think>\n" + answer.
 std::string capableOutput(const std::string& reasoning, int answer);
 // m's output after lightPrompt: "\n" + answer.

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -72,7 +73,8 @@ TEST_F(CliTest, TokenizeExactBytesAndSpecialHandling) {
   for (const auto& t : j["tokens"]) joined += t["text"].get<std::string>();
   EXPECT_EQ(joined, "ab <|im_end|>");
   auto ids = j["ids"].get<std::vector<int>>();
-  auto plain = nlohmann::json::parse(duet("tokenize --json --no-special --model " + s_model + " 'ab <|im_end|>'").out);
+  auto plain =
+      nlohmann::json::parse(duet("tokenize --json --no-special --model " + s_model + " 'ab <|im_end|>'").out);
   EXPECT_GT(plain["n_tokens"].get<int>(), static_cast<int>(ids.size()));  // spelled out byte by byte
   // The tiny vocabulary: byte tokens first, then merges of " a".." z" and letter pairs from "aa".
   EXPECT_EQ(duet("tokenize --model " + s_model + " zz").out, "122,122\n");  // no "z z" merge
@@ -99,8 +101,10 @@ TEST_F(CliTest, GenerateJsonStreamsTokensThenStats) {
   EXPECT_EQ(last["type"], "stats");
   EXPECT_EQ(last["generated_tokens"], 8);
   EXPECT_EQ(last["text"], text);
-  auto again = duet("generate --json --model " + s_model + " --prompt hello --max-tokens 8 --temp 0.7 --seed 5");
-  EXPECT_EQ(nlohmann::json::parse(again.out.substr(again.out.rfind('{', again.out.size() - 2)))["text"], last["text"]);
+  auto again =
+      duet("generate --json --model " + s_model + " --prompt hello --max-tokens 8 --temp 0.7 --seed 5");
+  EXPECT_EQ(nlohmann::json::parse(again.out.substr(again.out.rfind('{', again.out.size() - 2)))["text"],
+            last["text"]);
   auto toks = duet("generate --model " + s_model + " --prompt-tokens 1,2,3 --max-tokens 3");
   EXPECT_EQ(toks.code, 0);
 }
@@ -110,7 +114,11 @@ TEST_F(CliTest, ErrorsNameTheProblem) {
   EXPECT_EQ(missing.code, 1);
   EXPECT_NE(missing.out.find("/nonexistent/m.gguf"), std::string::npos) << missing.out;
   const std::string junk = (s_dir / "junk.gguf").string();
-  { FILE* f = fopen(junk.c_str(), "wb"); fputs("not a gguf file at all", f); fclose(f); }
+  {
+    FILE* f = fopen(junk.c_str(), "wb");
+    fputs("not a gguf file at all", f);
+    fclose(f);
+  }
   auto bad = duet("info --model " + junk, true);
   EXPECT_EQ(bad.code, 1);
   EXPECT_NE(bad.out.find("junk.gguf"), std::string::npos) << bad.out;
@@ -128,3 +136,25 @@ TEST_F(CliTest, BenchJson) {
 }
 
 }  // namespace
+
+// Issue 4: the shipped demo manifest loads and every checkpoint (and the original pair) solves a
+// held-out problem through `duet solve`, with M's tokens and m's boxed answer in the result.
+TEST(CliDemo, EveryShippedCheckpointSolvesThroughTheCli) {
+  const fs::path dir = fs::path(DUET_TEST_DATA_DIR) / ".." / ".." / "resources" / "demo";
+  if (!fs::exists(dir / "experiment.json")) GTEST_SKIP() << "resources/demo not present";
+  const auto manifest = nlohmann::json::parse(std::ifstream(dir / "experiment.json"));
+  std::vector<std::string> checkpoints = {"original"};
+  for (const auto& c : manifest.at("checkpoints"))
+    checkpoints.push_back(std::to_string(c.at("step").get<int>()));
+  ASSERT_GE(checkpoints.size(), 6u);
+  for (const std::string& ck : checkpoints) {
+    auto r = duet("solve --json --experiment " + (dir / "experiment.json").string() + " --checkpoint " + ck +
+                  " --dataset " + (dir / "test.jsonl").string() + " --item 1 --threads 1");
+    ASSERT_EQ(r.code, 0) << ck << ": " << r.out;
+    const std::string last = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
+    const auto j = nlohmann::json::parse(last);
+    EXPECT_GT(j.at("capable_tokens").get<int>(), 0) << ck;
+    EXPECT_GT(j.at("light_tokens").get<int>(), 0) << ck;
+    EXPECT_NE(j.at("answer").get<std::string>().find("\\boxed{"), std::string::npos) << ck << ": " << last;
+  }
+}

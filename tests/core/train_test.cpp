@@ -3,11 +3,16 @@
 // lambda rule, and the shipped demo manifest: it loads and every checkpoint solves through the
 // DUET Solver.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <set>
+#include <sstream>
 
 #include "core/duet/experiment.h"
+#include "core/duet/probe.h"
 #include "core/duet/solver.h"
 #include "core/eval/dataset.h"
 #include "core/eval/grader.h"
@@ -15,7 +20,9 @@
 #include "core/tokenizer/tokenizer.h"
 #include "core/train/batch.h"
 #include "core/train/bpe_train.h"
+#include "core/train/demo.h"
 #include "core/train/duet_rl.h"
+#include "core/train/gguf_export.h"
 #include "core/train/sft.h"
 #include "core/train/task.h"
 
@@ -28,7 +35,8 @@ BpeVocab taskVocab() {
   Rng r{3};
   for (uint64_t i = 0; i < 200; ++i) {
     const Problem p = trainProblem(5, i);
-    corpus.push_back(capablePrompt(modelQuestion(p)) + capableOutput(writeReasoning(p, StyleMix{}, r), p.answer));
+    corpus.push_back(capablePrompt(modelQuestion(p)) +
+                     capableOutput(writeReasoning(p, StyleMix{}, r), p.answer));
   }
   return trainBpe(corpus, 448);
 }
@@ -47,10 +55,18 @@ TEST(Task, GeneratorIsDeterministicAndConsistent) {
       const int src = a.values[static_cast<size_t>(op.src)];
       int v = 0;
       switch (op.kind) {
-        case OpKind::kTimes: v = src * op.k; break;
-        case OpKind::kMore: v = src + op.k; break;
-        case OpKind::kFewer: v = src - op.k; break;
-        case OpKind::kSum: v = src + a.values[static_cast<size_t>(op.other)]; break;
+        case OpKind::kTimes:
+          v = src * op.k;
+          break;
+        case OpKind::kMore:
+          v = src + op.k;
+          break;
+        case OpKind::kFewer:
+          v = src - op.k;
+          break;
+        case OpKind::kSum:
+          v = src + a.values[static_cast<size_t>(op.other)];
+          break;
       }
       EXPECT_EQ(v, a.values[i + 1]);
       EXPECT_GE(v, 1);
@@ -85,6 +101,19 @@ TEST(Task, SolutionsEndInBoxedAnswerAndSignalsKeepResults) {
     EXPECT_NE(verbose.find(std::to_string(v)), std::string::npos);
     EXPECT_NE(terse.find(std::to_string(v)), std::string::npos);
   }
+  // Both styles spell each step's arithmetic the same way (" A op B = C"), so a terse signal uses
+  // the skill M learned on verbose steps (issue 4: "Bob=4*37=148" made twice the errors).
+  std::istringstream lines(terse);
+  std::string line;
+  size_t steps = 0;
+  while (std::getline(lines, line)) {
+    const size_t eq = line.find(" = ");
+    ASSERT_NE(eq, std::string::npos) << line;
+    const std::string chunk = line.substr(eq + 2);  // " A op B = C"
+    EXPECT_NE(verbose.find(chunk + " " + p.item + "."), std::string::npos) << chunk << "\n" << verbose;
+    ++steps;
+  }
+  EXPECT_EQ(steps, p.ops.size());
   const std::string out = capableOutput(verbose, p.answer);
   // The eval engine's signal is everything before </think>: the reasoning and its newline.
   EXPECT_EQ(extractSignal(out), verbose + "\n");
@@ -92,7 +121,8 @@ TEST(Task, SolutionsEndInBoxedAnswerAndSignalsKeepResults) {
   EXPECT_TRUE(gradeMath(out, std::to_string(p.answer)).correct);
   // m's duet prompt is the paper's raw string; its target the boxed answer.
   EXPECT_EQ(lightPrompt("Q", "S"), "user\nQ\nassistant\n<think>\nS\n</think>");
-  EXPECT_EQ(fillTemplate("user\n{question}\nassistant\n<think>\n{signal}\n</think>", "Q", "S"), lightPrompt("Q", "S"));
+  EXPECT_EQ(fillTemplate("user\n{question}\nassistant\n<think>\n{signal}\n</think>", "Q", "S"),
+            lightPrompt("Q", "S"));
   EXPECT_TRUE(gradeMath(lightOutput(p.answer), std::to_string(p.answer)).correct);
   EXPECT_EQ(modelQuestion(p), formatMathQuestion(p.question));
 }
@@ -184,7 +214,8 @@ TEST(DuetRl, GroupAdvantagesAndLambdaRule) {
 }
 
 TEST(DemoSeries, ShippedManifestLoadsAndEveryCheckpointSolves) {
-  const std::filesystem::path dir = std::filesystem::path(DUET_TEST_DATA_DIR) / ".." / ".." / "resources" / "demo";
+  const std::filesystem::path dir =
+      std::filesystem::path(DUET_TEST_DATA_DIR) / ".." / ".." / "resources" / "demo";
   if (!std::filesystem::exists(dir / "experiment.json")) GTEST_SKIP() << "resources/demo not present";
   auto e = loadExperiment((dir / "experiment.json").string());
   ASSERT_TRUE(e) << e.message();
@@ -194,8 +225,10 @@ TEST(DemoSeries, ShippedManifestLoadsAndEveryCheckpointSolves) {
   ASSERT_GE(ds->items.size(), 200u);
   ModelCache cache(LocalModelOptions{1, 0});
   Solver solver(*e, cache);
-  std::vector<SystemSpec> systems = {{SolveMode::kOriginal, -1, 0}, {SolveMode::kLight, -1, 0},
-                                     {SolveMode::kTruncate, -1, 40}, {SolveMode::kDuet, -1, 0}};
+  std::vector<SystemSpec> systems = {{SolveMode::kOriginal, -1, 0},
+                                     {SolveMode::kLight, -1, 0},
+                                     {SolveMode::kTruncate, -1, 40},
+                                     {SolveMode::kDuet, -1, 0}};
   for (const auto& ck : e->checkpoints) systems.push_back({SolveMode::kDuet, ck.step, 0});
   for (const SystemSpec& sys : systems) {
     SolveRequest req;
@@ -214,4 +247,82 @@ TEST(DemoSeries, ShippedManifestLoadsAndEveryCheckpointSolves) {
       EXPECT_NE(r->answer.find("</think>"), std::string::npos) << r->answer;
     }
   }
+  // The probe scores the gold in m's own format: given a right signal in full, m is sure of the
+  // gold; given none, it is not (with Qwen's "\n\n" separator both ends scored about -16).
+  const Checkpoint& last = e->checkpoints.back();
+  for (size_t i = 0; i < 8; ++i) {
+    SolveRequest req;
+    req.system = {SolveMode::kDuet, last.step, 0};
+    req.question = ds->items[i].question;
+    req.gold = ds->items[i].gold;
+    req.seed = 1;
+    auto r = solver.solve(req);
+    ASSERT_TRUE(r) << r.message();
+    if (!r->verdict.correct) continue;
+    auto cap = cache.get(last.capable);
+    auto lig = cache.get(e->lightFor(last));
+    ASSERT_TRUE(cap && lig);
+    auto pr = probeSignal(**cap, **lig, e->prompts.lightDuet, req.question, r->signal, req.gold,
+                          GradeKind::kMath, r->answer, 4);
+    ASSERT_TRUE(pr) << pr.message();
+    EXPECT_GT(pr->points.back().logprob, -1.0) << "item " << i << ": " << pr->continuation;
+    EXPECT_LT(pr->points.front().logprob, pr->points.back().logprob - 3.0) << "item " << i;
+    return;
+  }
+  FAIL() << "no item among the first 8 solved right by the last checkpoint";
+}
+
+namespace {
+// A miniature of the shipped recipe: every stage runs, in seconds.
+DemoOptions miniDemo(const std::filesystem::path& out) {
+  DemoOptions o = demoOptions();
+  o.outDir = out.string();
+  o.testSize = 12;
+  o.quickEvalSize = 4;
+  o.sftEvalEvery = 0;
+  o.capable = TrainConfig{1, 32, 2, 2, 64, o.vocabSize, 352, 10000.0f, 1e-5f, false};
+  o.light = TrainConfig{1, 16, 2, 2, 32, o.vocabSize, 352, 10000.0f, 1e-5f, false};
+  o.sftCapable.steps = 6;
+  o.sftCapable.batch = 4;
+  o.sftLight.steps = 4;
+  o.sftLight.batch = 4;
+  o.rlSteps = 2;
+  o.problemsPerStep = 2;
+  o.rl.maxCapableTokens = 24;
+  o.checkpointEvery = 1;
+  o.threads = o.sftCapable.threads = o.sftLight.threads = o.rl.threads = 2;
+  return o;
+}
+std::string fileBytes(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+}  // namespace
+
+// `duet train --demo` reproduces its series: the same seed writes the same files, byte for byte
+// (the shipped series is one such run); the manifest lists every checkpoint; the F16 files the
+// demo ships load back into the trainer.
+TEST(DemoSeries, SameSeedWritesTheSameSeries) {
+  const auto base = std::filesystem::temp_directory_path() / ("duet_demo_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(base);
+  for (const char* run : {"a", "b"}) ASSERT_TRUE(runDemo(miniDemo(base / run))) << run;
+  for (const char* f : {"M0.gguf", "m0.gguf", "M-1.gguf", "m-2.gguf", "test.jsonl"})
+    EXPECT_EQ(fileBytes(base / "a" / f), fileBytes(base / "b" / f))
+        << f << " differs between two runs of one seed";
+  auto e = loadExperiment((base / "a" / "experiment.json").string());
+  ASSERT_TRUE(e) << e.message();
+  ASSERT_EQ(e->checkpoints.size(), 2u);
+  EXPECT_EQ(e->checkpoints[1].step, 2);
+  DemoOptions other = miniDemo(base / "c");
+  other.seed = 2;
+  ASSERT_TRUE(runDemo(other));
+  EXPECT_NE(fileBytes(base / "a" / "M0.gguf"), fileBytes(base / "c" / "M0.gguf"));
+  // Shipped files are F16: they resume training within F16 rounding.
+  Transformer<float> M(miniDemo(base).capable);
+  ASSERT_TRUE(importGguf(M, (base / "a" / "M-2.gguf").string()));
+  auto f = gguf::GgufFile::open((base / "a" / "M-2.gguf").string());
+  ASSERT_TRUE(f) << f.message();
+  EXPECT_EQ((*f)->findTensor("blk.0.attn_q.weight")->type, GgmlType::kF16);
+  EXPECT_EQ((*f)->findTensor("blk.0.attn_norm.weight")->type, GgmlType::kF32);
+  std::filesystem::remove_all(base);
 }
