@@ -73,6 +73,7 @@ struct ProbeJob {
   std::string signal;
   std::string gold;
   GradeKind kind = GradeKind::kMath;
+  std::string lightAnswer;  // m's answer in the transcript: the probe scores the gold in its format
   int maxPoints = 24;
 };
 

@@ -72,7 +72,8 @@ void EngineWorker::solve(RequestId id, const SolveJob& job, const CancelFlag& ca
         t.logprob = ev.token->logprob;
         t.top.reserve(static_cast<qsizetype>(ev.token->top.size()));
         for (const auto& a : ev.token->top)
-          t.top.push_back({stageModelPtr ? toQString(stageModelPtr->tokenText(a.id)) : QString::number(a.id), a.logprob});
+          t.top.push_back(
+              {stageModelPtr ? toQString(stageModelPtr->tokenText(a.id)) : QString::number(a.id), a.logprob});
         pending.push_back(std::move(t));
         if (sinceFlush.elapsed() >= kBatchMs) flush();
         break;
@@ -174,8 +175,8 @@ void EngineWorker::probe(RequestId id, const ProbeJob& job, const CancelFlag& ca
     emit requestFailed(id, toQString(light.message()));
     return;
   }
-  auto r = probeSignal(**cap, **light, job.experiment.prompts.lightDuet, job.question, job.signal, job.gold, job.kind,
-                       job.maxPoints);
+  auto r = probeSignal(**cap, **light, job.experiment.prompts.lightDuet, job.question, job.signal, job.gold,
+                       job.kind, job.lightAnswer, job.maxPoints);
   if (!r) {
     emit requestFailed(id, toQString(r.message()));
     return;

@@ -5,8 +5,8 @@
 #include <QLabel>
 #include <QLineSeries>
 #include <QPushButton>
-#include <QValueAxis>
 #include <QVBoxLayout>
+#include <QValueAxis>
 #include <algorithm>
 #include <cmath>
 
@@ -30,7 +30,8 @@ bool modelsForSystem(const Experiment& e, const std::string& system, ModelRef* c
 }
 
 ProbeView::ProbeView(EngineClient* client, QWidget* parent) : QWidget(parent), m_client(client) {
-  m_title = new QLabel(tr("Solve a problem (or open a transcript) with a gold answer, then run the probe."), this);
+  m_title =
+      new QLabel(tr("Solve a problem (or open a transcript) with a gold answer, then run the probe."), this);
   m_title->setObjectName("probeTitle");
   m_title->setWordWrap(true);
   m_run = new QPushButton(tr("Run probe"), this);
@@ -90,7 +91,9 @@ void ProbeView::setTranscript(const ItemResult& r) {
   m_hasItem = !r.signal.empty() && !r.gold.empty() && modelsForSystem(m_exp, r.system, &cap, &light);
   m_run->setEnabled(m_hasItem && !m_client->isProbing());
   m_title->setText(m_hasItem ? tr("<b>%1</b>, item %2: %3 signal tokens, gold <b>%4</b>")
-                                   .arg(toQString(r.system)).arg(r.itemIndex).arg(r.signalTokens)
+                                   .arg(toQString(r.system))
+                                   .arg(r.itemIndex)
+                                   .arg(r.signalTokens)
                                    .arg(toQString(r.gold).toHtmlEscaped())
                              : tr("This transcript has no signal or no gold answer to probe."));
 }
@@ -104,8 +107,10 @@ void ProbeView::runProbe() {
   job.signal = m_item.signal;
   job.gold = m_item.gold;
   job.kind = m_item.gradeKind;
+  job.lightAnswer = m_item.answer;
   m_run->setEnabled(false);
-  m_title->setText(tr("Probing %1 prefixes of the signal …").arg(std::min(job.maxPoints, m_item.signalTokens + 1)));
+  m_title->setText(
+      tr("Probing %1 prefixes of the signal …").arg(std::min(job.maxPoints, m_item.signalTokens + 1)));
   m_client->probe(job);
 }
 
@@ -130,8 +135,10 @@ void ProbeView::setResult(const ProbeResult& r) {
   m_y2->setRange(std::floor(lo2) - 0.5, std::min(0.0, std::ceil(hi2) + 0.5));
   if (m_hasItem)
     m_title->setText(tr("<b>%1</b>, item %2 — scoring <code>%3</code> (%4 tokens) after 0…%5 signal tokens")
-                         .arg(toQString(m_item.system)).arg(m_item.itemIndex)
-                         .arg(toQString(r.continuation).trimmed().toHtmlEscaped()).arg(r.continuationTokens)
+                         .arg(toQString(m_item.system))
+                         .arg(m_item.itemIndex)
+                         .arg(toQString(r.continuation).trimmed().toHtmlEscaped())
+                         .arg(r.continuationTokens)
                          .arg(r.signalTokens));
   emit probeDone();
 }

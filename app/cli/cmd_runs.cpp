@@ -16,12 +16,13 @@ namespace duet::cli {
 Json itemJson(const ItemResult& it);  // cmd_duet.cpp
 
 void printMetricsTable(const std::vector<SystemMetrics>& ms) {
-  std::printf("%-18s %5s %22s %20s %8s %8s %8s %9s\n", "system", "n", "accuracy [95% CI]", "mean M tokens [CI]",
-              "signal", "m tok", "IPT*", "McNemar p");
+  std::printf("%-18s %5s %22s %20s %8s %8s %8s %9s\n", "system", "n", "accuracy [95% CI]",
+              "mean M tokens [CI]", "signal", "m tok", "IPT*", "McNemar p");
   for (const auto& m : ms)
-    std::printf("%-18s %5d %6.1f%% [%5.1f, %5.1f] %7.1f [%5.0f, %5.0f] %8.1f %8.1f %8.2f %9.3g\n", m.system.c_str(), m.n,
-                100 * m.accuracy, 100 * m.accuracyLo, 100 * m.accuracyHi, m.meanCapableTokens, m.meanCapableLo,
-                m.meanCapableHi, m.meanSignalTokens, m.meanLightTokens, m.ipt, m.mcnemarP);
+    std::printf("%-18s %5d %6.1f%% [%5.1f, %5.1f] %7.1f [%5.0f, %5.0f] %8.1f %8.1f %8.2f %9.3g\n",
+                m.system.c_str(), m.n, 100 * m.accuracy, 100 * m.accuracyLo, 100 * m.accuracyHi,
+                m.meanCapableTokens, m.meanCapableLo, m.meanCapableHi, m.meanSignalTokens, m.meanLightTokens,
+                m.ipt, m.mcnemarP);
   std::printf("* IPT (our definition): accuracy in %% per 1000 M output tokens.\n");
 }
 
@@ -30,14 +31,19 @@ namespace {
 struct DbOpt {
   std::string db;
 };
-Result<std::unique_ptr<Store>> openStore(const DbOpt& o) { return Store::open(o.db.empty() ? defaultStorePath() : o.db); }
-void addDb(CLI::App* cmd, DbOpt& o) { cmd->add_option("--db", o.db, "History database (default: XDG data dir)"); }
+Result<std::unique_ptr<Store>> openStore(const DbOpt& o) {
+  return Store::open(o.db.empty() ? defaultStorePath() : o.db);
+}
+void addDb(CLI::App* cmd, DbOpt& o) {
+  cmd->add_option("--db", o.db, "History database (default: XDG data dir)");
+}
 
 Result<ItemResult> findItem(Store& s, int64_t run, int64_t itemRow) {
   auto it = s.item(itemRow, true);
   if (!it) return it.error();
   if (it->runId != run)
-    return makeError(Errc::kNotFound, "item " + std::to_string(itemRow) + " does not belong to run " + std::to_string(run));
+    return makeError(Errc::kNotFound,
+                     "item " + std::to_string(itemRow) + " does not belong to run " + std::to_string(run));
   return it;
 }
 
@@ -62,12 +68,19 @@ void registerRuns(CLI::App& app, RunFn& run) {
       Json arr = Json::array();
       for (const auto& r : *runs) {
         if (o->json) {
-          arr.push_back({{"id", r.id}, {"name", r.name}, {"created_at", r.createdAt}, {"status", r.status},
-                         {"experiment", r.experimentName}, {"dataset", r.datasetName}, {"items", r.itemCount},
-                         {"repeats", r.repeats}, {"systems", r.systems}});
+          arr.push_back({{"id", r.id},
+                         {"name", r.name},
+                         {"created_at", r.createdAt},
+                         {"status", r.status},
+                         {"experiment", r.experimentName},
+                         {"dataset", r.datasetName},
+                         {"items", r.itemCount},
+                         {"repeats", r.repeats},
+                         {"systems", r.systems}});
         } else {
-          std::printf("%5lld  %-20s  %-9s  %-28s  %s x%d\n", static_cast<long long>(r.id), r.createdAt.c_str(),
-                      r.status.c_str(), r.name.c_str(), r.datasetName.c_str(), r.itemCount);
+          std::printf("%5lld  %-20s  %-9s  %-28s  %s x%d\n", static_cast<long long>(r.id),
+                      r.createdAt.c_str(), r.status.c_str(), r.name.c_str(), r.datasetName.c_str(),
+                      r.itemCount);
         }
       }
       if (o->json) printJsonLine(arr);
@@ -121,11 +134,12 @@ void registerShow(CLI::App& app, RunFn& run) {
       std::printf("run %lld: %s  [%s]  %s on %s\n", static_cast<long long>(info->id), info->name.c_str(),
                   info->status.c_str(), info->experimentName.c_str(), info->datasetName.c_str());
       printMetricsTable(*ms);
-      std::printf("\n%6s  %-16s %5s %3s  %-7s %6s  %s\n", "row", "system", "item", "rep", "verdict", "M tok", "answer");
+      std::printf("\n%6s  %-16s %5s %3s  %-7s %6s  %s\n", "row", "system", "item", "rep", "verdict", "M tok",
+                  "answer");
       for (const auto& it : *items)
-        std::printf("%6lld  %-16s %5d %3d  %-7s %6d  %s\n", static_cast<long long>(it.rowId), it.system.c_str(),
-                    it.itemIndex, it.repeat, it.verdict.correct ? "right" : "wrong", it.capableTokens,
-                    it.verdict.extractedAnswer.substr(0, 40).c_str());
+        std::printf("%6lld  %-16s %5d %3d  %-7s %6d  %s\n", static_cast<long long>(it.rowId),
+                    it.system.c_str(), it.itemIndex, it.repeat, it.verdict.correct ? "right" : "wrong",
+                    it.capableTokens, it.verdict.extractedAnswer.substr(0, 40).c_str());
       return 0;
     };
   });
@@ -137,9 +151,11 @@ void registerRegrade(CLI::App& app, RunFn& run) {
     std::string match = "first";
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("regrade", "Grade a stored run again from its stored answers (no generation)");
+  auto* cmd =
+      app.add_subcommand("regrade", "Grade a stored run again from its stored answers (no generation)");
   cmd->add_option("run", o->run, "Run id")->required();
-  cmd->add_option("--match", o->match, "Multiple choice: first or last 'Answer: X'")->check(CLI::IsMember({"first", "last"}));
+  cmd->add_option("--match", o->match, "Multiple choice: first or last 'Answer: X'")
+      ->check(CLI::IsMember({"first", "last"}));
   addDb(cmd, *o);
   cmd->callback([o, &run] {
     run = [o] {
@@ -151,7 +167,8 @@ void registerRegrade(CLI::App& app, RunFn& run) {
       int changed = 0;
       for (const auto& it : *items) {
         if (it.gold.empty()) continue;
-        Verdict v = grade(it.gradeKind, it.answer, it.gold, o->match == "last" ? MatchPolicy::kLast : MatchPolicy::kFirst);
+        Verdict v = grade(it.gradeKind, it.answer, it.gold,
+                          o->match == "last" ? MatchPolicy::kLast : MatchPolicy::kFirst);
         changed += v.correct != it.verdict.correct ? 1 : 0;
         updates.emplace_back(it.rowId, std::move(v));
       }
@@ -177,10 +194,12 @@ void registerProbe(CLI::App& app, RunFn& run) {
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("probe", "Signal sufficiency: m's log-probability of the gold answer vs signal prefix");
+  auto* cmd = app.add_subcommand(
+      "probe", "Signal sufficiency: m's log-probability of the gold answer vs signal prefix");
   cmd->add_option("run", o->run, "Run id")->required();
   cmd->add_option("item", o->item, "Item row id")->required();
-  cmd->add_option("--points", o->points, "Prefix lengths to score (long signals)")->check(CLI::Range(2, 1000));
+  cmd->add_option("--points", o->points, "Prefix lengths to score (long signals)")
+      ->check(CLI::Range(2, 1000));
   cmd->add_option("--threads,-t", o->threads, "Threads (0 = all)");
   addDb(cmd, *o);
   cmd->add_flag("--json", o->json, "Machine-readable output");
@@ -210,14 +229,21 @@ void registerProbe(CLI::App& app, RunFn& run) {
       auto cap = models.get(capRef);
       auto lig = models.get(lightRef);
       if (!cap || !lig) return fail(!cap ? cap.error() : lig.error());
-      auto r = probeSignal(**cap, **lig, e->prompts.lightDuet, it->question, it->signal, it->gold, it->gradeKind, o->points);
+      auto r = probeSignal(**cap, **lig, e->prompts.lightDuet, it->question, it->signal, it->gold,
+                           it->gradeKind, it->answer, o->points);
       if (!r) return fail(r.error());
       if (o->json) {
         Json pts = Json::array();
-        for (const auto& p : r->points) pts.push_back({{"k", p.k}, {"logprob", p.logprob}, {"mean_logprob", p.meanLogprob}});
-        printJsonLine({{"run", o->run}, {"item", o->item}, {"system", it->system}, {"gold", it->gold},
-                       {"continuation", r->continuation}, {"signal_tokens", r->signalTokens},
-                       {"continuation_tokens", r->continuationTokens}, {"points", pts}});
+        for (const auto& p : r->points)
+          pts.push_back({{"k", p.k}, {"logprob", p.logprob}, {"mean_logprob", p.meanLogprob}});
+        printJsonLine({{"run", o->run},
+                       {"item", o->item},
+                       {"system", it->system},
+                       {"gold", it->gold},
+                       {"continuation", r->continuation},
+                       {"signal_tokens", r->signalTokens},
+                       {"continuation_tokens", r->continuationTokens},
+                       {"points", pts}});
       } else {
         std::printf("%8s  %12s  %12s\n", "k", "log p(gold)", "per token");
         for (const auto& p : r->points) std::printf("%8d  %12.4f  %12.4f\n", p.k, p.logprob, p.meanLogprob);
@@ -233,7 +259,8 @@ void registerExport(CLI::App& app, RunFn& run) {
     std::string format = "md", out;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("export", "Export a run (or one transcript) as md, json, jsonl, csv, csv-items or html");
+  auto* cmd = app.add_subcommand(
+      "export", "Export a run (or one transcript) as md, json, jsonl, csv, csv-items or html");
   cmd->add_option("run", o->run, "Run id")->required();
   cmd->add_option("--item", o->item, "Only this item's transcript (row id)");
   cmd->add_option("--format,-f", o->format, "md | json | jsonl | csv | csv-items | html");
@@ -279,7 +306,8 @@ void registerTradeoff(CLI::App& app, RunFn& run) {
     bool csv = false;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("tradeoff", "Points of the trade-off plot: accuracy vs mean M output tokens");
+  auto* cmd =
+      app.add_subcommand("tradeoff", "Points of the trade-off plot: accuracy vs mean M output tokens");
   cmd->add_option("run", o->run, "Run id")->required();
   cmd->add_flag("--csv", o->csv, "CSV output (the default; kept for clarity)");
   addDb(cmd, *o);
@@ -291,20 +319,30 @@ void registerTradeoff(CLI::App& app, RunFn& run) {
       if (!ms) return fail(ms.error());
       auto info = (*s)->run(o->run);
       if (!info) return fail(info.error());
-      std::printf("series,label,step,n,accuracy,accuracy_lo,accuracy_hi,mean_M_tokens,mean_M_tokens_lo,mean_M_tokens_hi\n");
+      std::printf(
+          "series,label,step,n,accuracy,accuracy_lo,accuracy_hi,mean_M_tokens,mean_M_tokens_lo,mean_M_tokens_"
+          "hi\n");
       for (const auto& m : *ms) {
         auto spec = parseSystemName(m.system);
         std::string series = "other";
         if (spec) {
           switch (spec->mode) {
-            case SolveMode::kDuet: series = spec->step >= 0 ? "checkpoint" : "original_pair"; break;
-            case SolveMode::kOriginal: series = "original"; break;
-            case SolveMode::kLight: series = "light"; break;
-            case SolveMode::kTruncate: series = "truncate"; break;
+            case SolveMode::kDuet:
+              series = spec->step >= 0 ? "checkpoint" : "original_pair";
+              break;
+            case SolveMode::kOriginal:
+              series = "original";
+              break;
+            case SolveMode::kLight:
+              series = "light";
+              break;
+            case SolveMode::kTruncate:
+              series = "truncate";
+              break;
           }
         }
-        std::printf("%s,%s,%d,%d,%.6f,%.6f,%.6f,%.3f,%.3f,%.3f\n", series.c_str(), csvField(m.system).c_str(), m.step,
-                    m.n, m.accuracy, m.accuracyLo, m.accuracyHi, m.meanCapableTokens, m.meanCapableLo,
+        std::printf("%s,%s,%d,%d,%.6f,%.6f,%.6f,%.3f,%.3f,%.3f\n", series.c_str(), csvField(m.system).c_str(),
+                    m.step, m.n, m.accuracy, m.accuracyLo, m.accuracyHi, m.meanCapableTokens, m.meanCapableLo,
                     m.meanCapableHi);
       }
       return 0;

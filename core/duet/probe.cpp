@@ -8,25 +8,34 @@
 
 namespace duet {
 
-std::string goldContinuation(GradeKind kind, const std::string& gold) {
+std::string goldContinuation(GradeKind kind, const std::string& gold, const std::string& lightAnswer) {
+  const size_t lead = lightAnswer.find_first_not_of(" \t\r\n");
+  const std::string sep = lightAnswer.empty() || lead == 0 || lead == std::string::npos
+                              ? std::string("\n\n")
+                              : lightAnswer.substr(0, lead);
   switch (kind) {
-    case GradeKind::kMath: return "\n\n\\boxed{" + gold + "}";
-    case GradeKind::kMultipleChoice: return "\n\nAnswer: " + gold;
-    case GradeKind::kExact: return gold;
+    case GradeKind::kMath:
+      return sep + "\\boxed{" + gold + "}";
+    case GradeKind::kMultipleChoice:
+      return sep + "Answer: " + gold;
+    case GradeKind::kExact:
+      return gold;
   }
   return gold;
 }
 
 Result<ProbeResult> probeSignal(const TextModel& capable, TextModel& light, const std::string& tmpl,
-                                const std::string& question, const std::string& signal, const std::string& gold,
-                                GradeKind kind, int maxPoints) {
+                                const std::string& question, const std::string& signal,
+                                const std::string& gold, GradeKind kind, const std::string& lightAnswer,
+                                int maxPoints) {
   const Tokenizer* tok = capable.tokenizer();
-  if (!tok) return makeError(Errc::kUnsupported, capable.id() + ": the probe needs M's tokenizer (a local model)");
+  if (!tok)
+    return makeError(Errc::kUnsupported, capable.id() + ": the probe needs M's tokenizer (a local model)");
   if (gold.empty()) return makeError(Errc::kInvalidArgument, "the probe needs a gold answer");
   const std::vector<int32_t> ids = tok->encode(signal, /*parseSpecial=*/false);
   ProbeResult res;
   res.signalTokens = static_cast<int>(ids.size());
-  res.continuation = goldContinuation(kind, gold);
+  res.continuation = goldContinuation(kind, gold, lightAnswer);
   std::set<int> ks;
   const int n = res.signalTokens, pts = std::max(2, maxPoints);
   if (n + 1 <= pts) {

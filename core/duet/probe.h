@@ -2,8 +2,11 @@
 // answer, the log-probability m assigns (teacher-forced) to the gold answer given the question
 // plus the first k signal tokens (M's tokenizer), for k from 0 to the whole signal — every k for
 // short signals, about maxPoints evenly spaced values of k for long ones. The gold answer is
-// scored as m would write it after the paper's prompt: "\n\n\boxed{GOLD}" for math,
-// "\n\nAnswer: X" for multiple choice, the gold text for exact match.
+// scored as m writes its answers: m's own leading whitespace (taken from lightAnswer, m's answer
+// in the transcript; "\n\n", Qwen3's after the paper's prompt, when that is empty), then
+// "\boxed{GOLD}" for math or "Answer: X" for multiple choice; the gold text for exact match.
+// (A fixed "\n\n" scored the demo's m, which writes one newline, at ~-16 nats whatever signal
+// it had, so the curve showed the separator, not the signal.)
 // Thread-safety: uses the models' own locking.
 #pragma once
 
@@ -28,10 +31,11 @@ struct ProbeResult {
   std::vector<ProbePoint> points;
 };
 
-std::string goldContinuation(GradeKind kind, const std::string& gold);
+std::string goldContinuation(GradeKind kind, const std::string& gold, const std::string& lightAnswer = {});
 
-Result<ProbeResult> probeSignal(const TextModel& capable, TextModel& light, const std::string& lightDuetTemplate,
-                                const std::string& question, const std::string& signal, const std::string& gold,
-                                GradeKind kind, int maxPoints = 24);
+Result<ProbeResult> probeSignal(const TextModel& capable, TextModel& light,
+                                const std::string& lightDuetTemplate, const std::string& question,
+                                const std::string& signal, const std::string& gold, GradeKind kind,
+                                const std::string& lightAnswer, int maxPoints = 24);
 
 }  // namespace duet

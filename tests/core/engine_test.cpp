@@ -7,11 +7,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <nlohmann/json.hpp>
-#include <set>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "core/duet/evaluator.h"
@@ -218,7 +218,7 @@ TEST_F(EngineTest, ProbeScoresEveryPrefix) {
   auto lig = models.get(e->light);
   ASSERT_TRUE(cap.ok() && lig.ok());
   auto r = probeSignal(**cap, **lig, e->prompts.lightDuet, "what is 3 plus 3?", "three plus three is six",
-                       "6", GradeKind::kMath, 50);
+                       "6", GradeKind::kMath, "", 50);
   ASSERT_TRUE(r.ok()) << r.message();
   ASSERT_EQ(static_cast<int>(r->points.size()), r->signalTokens + 1);
   EXPECT_EQ(r->points.front().k, 0);
@@ -226,9 +226,19 @@ TEST_F(EngineTest, ProbeScoresEveryPrefix) {
   for (const auto& p : r->points) EXPECT_LT(p.logprob, 0.0);
   // Long signals are sampled at the requested number of points.
   auto few = probeSignal(**cap, **lig, e->prompts.lightDuet, "q", "three plus three is six", "6",
-                         GradeKind::kMath, 4);
+                         GradeKind::kMath, "", 4);
   ASSERT_TRUE(few.ok());
   EXPECT_EQ(few->points.size(), 4u);
+}
+
+// The gold is scored in m's own format: its leading whitespace from the transcript's answer.
+TEST(ProbeTest, GoldContinuationFollowsTheLightModelsFormat) {
+  EXPECT_EQ(goldContinuation(GradeKind::kMath, "77", ""), "\n\n\\boxed{77}");
+  EXPECT_EQ(goldContinuation(GradeKind::kMath, "77", "\n\\boxed{76}"), "\n\\boxed{77}");
+  EXPECT_EQ(goldContinuation(GradeKind::kMath, "77", "\n\nThe answer is \\boxed{76}"), "\n\n\\boxed{77}");
+  EXPECT_EQ(goldContinuation(GradeKind::kMath, "77", "\\boxed{76}"), "\n\n\\boxed{77}");
+  EXPECT_EQ(goldContinuation(GradeKind::kMultipleChoice, "B", " Answer: C"), " Answer: B");
+  EXPECT_EQ(goldContinuation(GradeKind::kExact, "yes", "\nno"), "yes");
 }
 
 TEST(MetricsTest, HandComputedAggregates) {
@@ -360,21 +370,24 @@ TEST_F(EngineTest, CliEvalTradeoffShowRegradeProbeExportSolve) {
   const std::string exp = (s_dir / "experiment.json").string();
   const std::string db = " --db " + (s_dir / "flow.sqlite").string();
   int code = -1;
-  std::string out = runCli("eval --json --experiment " + exp + " --limit 4 --baselines original,light,truncate" + db, &code);
+  std::string out = runCli(
+      "eval --json --experiment " + exp + " --limit 4 --baselines original,light,truncate" + db, &code);
   ASSERT_EQ(code, 0) << out;
   auto j = nlohmann::json::parse(out);
   const int64_t run = j["run"];
   std::set<std::string> systems;
   for (const auto& m : j["metrics"]) systems.insert(m["system"]);
-  EXPECT_TRUE(systems.count("duet@10") && systems.count("duet@20") && systems.count("original") && systems.count("light"));
+  EXPECT_TRUE(systems.count("duet@10") && systems.count("duet@20") && systems.count("original") &&
+              systems.count("light"));
   int truncs = 0;
   for (const auto& s : systems) truncs += s.rfind("truncate@", 0) == 0;
   EXPECT_GE(truncs, 1) << "matched-budget truncation ran";
 
   out = runCli("tradeoff " + std::to_string(run) + " --csv" + db, &code);
   ASSERT_EQ(code, 0);
-  EXPECT_EQ(out.substr(0, out.find('\n')),
-            "series,label,step,n,accuracy,accuracy_lo,accuracy_hi,mean_M_tokens,mean_M_tokens_lo,mean_M_tokens_hi");
+  EXPECT_EQ(
+      out.substr(0, out.find('\n')),
+      "series,label,step,n,accuracy,accuracy_lo,accuracy_hi,mean_M_tokens,mean_M_tokens_lo,mean_M_tokens_hi");
   EXPECT_NE(out.find("\ncheckpoint,duet@10,10,4,"), std::string::npos) << out;
   EXPECT_NE(out.find("\noriginal,original,-1,4,"), std::string::npos) << out;
 
@@ -408,8 +421,8 @@ TEST_F(EngineTest, CliEvalTradeoffShowRegradeProbeExportSolve) {
   ASSERT_EQ(code, 0);
   EXPECT_EQ(static_cast<size_t>(std::count(out.begin(), out.end(), '\n')), shown["items"].size());
 
-  out = runCli("solve --json --experiment " + exp + " --checkpoint 10 --dataset " + (s_dir / "data.jsonl").string() +
-                   " --item 2",
+  out = runCli("solve --json --experiment " + exp + " --checkpoint 10 --dataset " +
+                   (s_dir / "data.jsonl").string() + " --item 2",
                &code);
   ASSERT_EQ(code, 0) << out;
   auto last = nlohmann::json::parse(out.substr(out.rfind("\n{") + 1));
