@@ -21,7 +21,8 @@
 namespace duet::gui {
 
 CompareView::CompareView(QWidget* parent) : QWidget(parent) {
-  m_itemTitle = new QLabel(tr("Evaluate a dataset (or open a run in History) to compare systems item by item."), this);
+  m_itemTitle =
+      new QLabel(tr("Evaluate a dataset (or open a run in History) to compare systems item by item."), this);
   m_itemTitle->setObjectName("compareTitle");
   m_itemTitle->setWordWrap(true);
   m_columnsHost = new QWidget(this);
@@ -90,9 +91,10 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent) {
           [this](int i) { m_proxy->setFilter(static_cast<OutcomeFilterProxy::Filter>(i)); });
   connect(m_sysA, &QComboBox::currentIndexChanged, this, &CompareView::updatePairedTest);
   connect(m_sysB, &QComboBox::currentIndexChanged, this, &CompareView::updatePairedTest);
-  connect(m_matrixView->selectionModel(), &QItemSelectionModel::currentRowChanged, this, [this](const QModelIndex& cur) {
-    if (cur.isValid()) showItem(m_proxy->data(cur, OutcomeMatrixModel::ItemIndexRole).toInt());
-  });
+  connect(m_matrixView->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+          [this](const QModelIndex& cur) {
+            if (cur.isValid()) showItem(m_proxy->data(cur, OutcomeMatrixModel::ItemIndexRole).toInt());
+          });
 }
 
 void CompareView::setRunItems(const std::vector<ItemResult>& items) {
@@ -135,11 +137,18 @@ void CompareView::updatePairedTest() {
   }
   const double p = stats::mcnemarExactP(onlyA, onlyB);
   m_test->setText(tr("both right %1, only %2 %3, only %4 %5, neither %6 — exact McNemar p = %7")
-                      .arg(both).arg(m_sysA->currentText()).arg(onlyA).arg(m_sysB->currentText()).arg(onlyB)
-                      .arg(neither).arg(p, 0, 'g', 3));
+                      .arg(both)
+                      .arg(m_sysA->currentText())
+                      .arg(onlyA)
+                      .arg(m_sysB->currentText())
+                      .arg(onlyB)
+                      .arg(neither)
+                      .arg(p, 0, 'g', 3));
 }
 
-QString CompareView::pairedTestText() const { return m_test->text(); }
+QString CompareView::pairedTestText() const {
+  return m_test->text();
+}
 
 void CompareView::showItem(int itemIndex) {
   std::map<QString, const ItemResult*> bySystem;
@@ -165,9 +174,16 @@ void CompareView::setColumns(const std::vector<ItemResult>& results) {
   m_signalViews.clear();
   if (m_shown.empty()) return;
   const ItemResult& first = m_shown.front();
+  // The whole question, but only its first line (the problem, not the prompt suffix); the full
+  // text is the tooltip.
+  const QString question = toQString(first.question);
+  QString shown = question.section('\n', 0, 0);
+  if (shown.size() > 240) shown = shown.left(240) + QStringLiteral("…");
   m_itemTitle->setText(tr("<b>Item %1</b> — gold <b>%2</b> — %3")
-                           .arg(first.itemIndex).arg(toQString(first.gold).toHtmlEscaped())
-                           .arg(toQString(first.question).left(160).toHtmlEscaped()));
+                           .arg(first.itemIndex)
+                           .arg(toQString(first.gold).toHtmlEscaped())
+                           .arg(shown.toHtmlEscaped()));
+  m_itemTitle->setToolTip(question);
   m_itemTitle->setTextFormat(Qt::RichText);
   const QString ref = toQString(first.signal.empty() ? first.answer : first.signal);
   for (size_t c = 0; c < m_shown.size(); ++c) {
@@ -177,13 +193,17 @@ void CompareView::setColumns(const std::vector<ItemResult>& results) {
     const QString color = r.verdict.correct ? "#2e9e4f" : "#d03b3b";
     head->setText(QStringLiteral("<b>%1</b><br>M %2 tok · signal %3 · m %4<br>"
                                  "<span style='color:%5'><b>%6</b></span> %7")
-                      .arg(toQString(r.system)).arg(r.capableTokens).arg(r.signalTokens).arg(r.lightTokens).arg(color)
+                      .arg(toQString(r.system))
+                      .arg(r.capableTokens)
+                      .arg(r.signalTokens)
+                      .arg(r.lightTokens)
+                      .arg(color)
                       .arg(r.verdict.correct ? tr("right") : tr("wrong"))
                       .arg(toQString(r.verdict.extractedAnswer).toHtmlEscaped()));
     auto* view = new QTextBrowser(m_columnsHost);
     view->setObjectName(QStringLiteral("compareSignal%1").arg(c));
     const QString text = toQString(r.signal.empty() ? r.answer : r.signal);
-    view->setHtml(c == 0 ? text.toHtmlEscaped() : diffHtml(ref, text, QStringLiteral("rgba(255,190,60,0.45)")));
+    view->setHtml(c == 0 ? plainHtml(text) : diffHtml(ref, text, QStringLiteral("rgba(255,190,60,0.45)")));
     m_grid->addWidget(head, 0, static_cast<int>(c));
     m_grid->addWidget(view, 1, static_cast<int>(c));
     m_signalViews.push_back(view);
@@ -208,7 +228,9 @@ void CompareView::addLiveResult(int index, const ItemResult& result) {
 }
 
 QString CompareView::columnSignalHtml(int i) const {
-  return i >= 0 && i < static_cast<int>(m_signalViews.size()) ? m_signalViews[static_cast<size_t>(i)]->toPlainText() : QString();
+  return i >= 0 && i < static_cast<int>(m_signalViews.size())
+             ? m_signalViews[static_cast<size_t>(i)]->toPlainText()
+             : QString();
 }
 
 }  // namespace duet::gui

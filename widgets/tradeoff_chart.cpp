@@ -40,12 +40,13 @@ std::vector<size_t> paretoFrontier(const std::vector<std::pair<double, double>>&
 class ChartOverlay : public QGraphicsItem {
  public:
   struct Mark {
-    QPointF value;               // (tokens, accuracy %)
-    double xLo, xHi, yLo, yHi;   // interval bounds in value units
+    QPointF value;              // (tokens, accuracy %)
+    double xLo, xHi, yLo, yHi;  // interval bounds in value units
     QString label;
     QColor color;
   };
-  ChartOverlay(QChart* chart, QAbstractSeries* anchor) : QGraphicsItem(chart), m_chart(chart), m_anchor(anchor) {
+  ChartOverlay(QChart* chart, QAbstractSeries* anchor)
+      : QGraphicsItem(chart), m_chart(chart), m_anchor(anchor) {
     setZValue(10);
   }
   void setMarks(std::vector<Mark> marks) {
@@ -138,9 +139,12 @@ TradeoffChart::TradeoffChart(QWidget* parent) : QChartView(parent) {
   m_truncPoints->setColor(kTrunc);
   m_truncPoints->setBorderColor(kTrunc);
   m_truncPoints->setMarkerSize(7);
-  for (QAbstractSeries* s : std::initializer_list<QAbstractSeries*>{m_origV, m_origH, m_lightH, m_trunc, m_truncPoints, m_origPoint, m_ckptLine, m_paretoRing, m_ckptPoints})
+  for (QAbstractSeries* s :
+       std::initializer_list<QAbstractSeries*>{m_origV, m_origH, m_lightH, m_trunc, m_truncPoints,
+                                               m_origPoint, m_ckptLine, m_paretoRing, m_ckptPoints})
     chart->addSeries(s);
-  for (QAbstractSeries* s : std::initializer_list<QAbstractSeries*>{m_origH, m_truncPoints, m_origPoint, m_ckptPoints})
+  for (QAbstractSeries* s :
+       std::initializer_list<QAbstractSeries*>{m_origH, m_truncPoints, m_origPoint, m_ckptPoints})
     for (QLegendMarker* mk : chart->legend()->markers(s)) mk->setVisible(false);
 
   m_y = new QValueAxis;
@@ -209,13 +213,15 @@ void TradeoffChart::rebuild() {
     if (spec->mode == SolveMode::kLight) lightM = &m;
   }
   std::sort(ckptM.begin(), ckptM.end(), [](auto* a, auto* b) { return a->step < b->step; });
-  std::sort(truncM.begin(), truncM.end(), [](auto* a, auto* b) { return a->meanCapableTokens < b->meanCapableTokens; });
+  std::sort(truncM.begin(), truncM.end(),
+            [](auto* a, auto* b) { return a->meanCapableTokens < b->meanCapableTokens; });
   auto pt = [](const SystemMetrics* m) { return QPointF(m->meanCapableTokens, m->accuracy * 100.0); };
 
   // Ranges over everything drawn, intervals included.
   double xMin = 1e300, xMax = 0.0, yMin = 100.0, yMax = 0.0;
   auto grow = [&](const SystemMetrics* m) {
-    xMin = std::min({xMin, m->meanCapableLo > 0 ? m->meanCapableLo : m->meanCapableTokens, m->meanCapableTokens});
+    xMin = std::min(
+        {xMin, m->meanCapableLo > 0 ? m->meanCapableLo : m->meanCapableTokens, m->meanCapableTokens});
     xMax = std::max({xMax, m->meanCapableHi, m->meanCapableTokens});
     yMin = std::min(yMin, m->accuracyLo * 100.0);
     yMax = std::max(yMax, m->accuracyHi * 100.0);
@@ -232,6 +238,14 @@ void TradeoffChart::rebuild() {
   const double xPad = (xMax - xMin) * 0.08 + 1.0;
   double x0 = m_logX ? std::max(0.5, xMin / 1.4) : std::max(0.0, xMin - xPad);
   double x1 = m_logX ? xMax * 1.4 : xMax + xPad;
+  if (auto* linear = qobject_cast<QValueAxis*>(m_x)) {
+    // Round ticks (1-2-5 steps, e.g. 40 60 ... 140) instead of five splits of the data range.
+    const double raw = (x1 - x0) / 6.0, p = std::pow(10.0, std::floor(std::log10(raw)));
+    const double step = raw <= p ? p : raw <= 2 * p ? 2 * p : raw <= 5 * p ? 5 * p : 10 * p;
+    x0 = std::max(0.0, std::floor(x0 / step) * step);
+    x1 = std::ceil(x1 / step) * step;
+    linear->setTickCount(static_cast<int>(std::lround((x1 - x0) / step)) + 1);
+  }
   const double y0 = std::max(0.0, std::floor((yMin - 5.0) / 10.0) * 10.0);
   const double y1 = std::min(100.0, std::ceil((yMax + 5.0) / 10.0) * 10.0);
 
@@ -281,8 +295,12 @@ void TradeoffChart::rebuild() {
   m_overlay->setMarks(std::move(marks));
 }
 
-QList<QPointF> TradeoffChart::checkpointPoints() const { return m_ckptPoints->points(); }
-QList<QPointF> TradeoffChart::truncationPoints() const { return m_truncPoints->points(); }
+QList<QPointF> TradeoffChart::checkpointPoints() const {
+  return m_ckptPoints->points();
+}
+QList<QPointF> TradeoffChart::truncationPoints() const {
+  return m_truncPoints->points();
+}
 
 const SystemMetrics* TradeoffChart::nearest(const QPointF& v) const {
   const SystemMetrics* best = nullptr;
@@ -303,10 +321,17 @@ void TradeoffChart::showTip(const QPointF& v, bool state) {
     return;
   }
   QString tip = QStringLiteral("<b>%1</b><br>accuracy %2% [%3, %4] (%5/%6)<br>mean M tokens %7 [%8, %9]")
-                    .arg(toQString(m->system)).arg(m->accuracy * 100, 0, 'f', 1).arg(m->accuracyLo * 100, 0, 'f', 1)
-                    .arg(m->accuracyHi * 100, 0, 'f', 1).arg(m->correct).arg(m->n).arg(m->meanCapableTokens, 0, 'f', 1)
-                    .arg(m->meanCapableLo, 0, 'f', 1).arg(m->meanCapableHi, 0, 'f', 1);
-  if (m->system != "original") tip += tr("<br>saving vs original %1%").arg(m->savingVsOriginal * 100, 0, 'f', 1);
+                    .arg(toQString(m->system))
+                    .arg(m->accuracy * 100, 0, 'f', 1)
+                    .arg(m->accuracyLo * 100, 0, 'f', 1)
+                    .arg(m->accuracyHi * 100, 0, 'f', 1)
+                    .arg(m->correct)
+                    .arg(m->n)
+                    .arg(m->meanCapableTokens, 0, 'f', 1)
+                    .arg(m->meanCapableLo, 0, 'f', 1)
+                    .arg(m->meanCapableHi, 0, 'f', 1);
+  if (m->system != "original")
+    tip += tr("<br>saving vs original %1%").arg(m->savingVsOriginal * 100, 0, 'f', 1);
   if (m->mcnemarB + m->mcnemarC > 0) tip += tr("<br>McNemar p = %1").arg(m->mcnemarP, 0, 'g', 3);
   tip += tr("<br><i>click to open its items</i>");
   QToolTip::showText(QCursor::pos(), tip, this);

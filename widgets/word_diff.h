@@ -12,14 +12,18 @@ namespace duet::gui {
 
 struct DiffWord {
   QString word;
-  bool common = false;  // also in the other text, in LCS order
+  bool common = false;     // also in the other text, in LCS order
+  bool lineBreak = false;  // the whitespace after this word in `text` holds a newline
 };
 
 constexpr int kMaxWords = 3000;
 
 // Marks each word of `text` as common with `reference` or not.
 QVector<DiffWord> diffWords(const QString& reference, const QString& text);
-// HTML of `text` with words absent from `reference` highlighted (escaped, inert).
+// HTML of `text` with words absent from `reference` highlighted (escaped, inert); line breaks
+// of `text` are kept (a signal's steps stay one per line).
 QString diffHtml(const QString& reference, const QString& text, const QString& highlight);
+// Escaped HTML of plain text with its line breaks kept.
+QString plainHtml(const QString& text);
 
 }  // namespace duet::gui

@@ -172,15 +172,18 @@ void TestItemModels::outcomeMatrixAndFilter() {
 }
 
 void TestItemModels::systemsOrder() {
-  QCOMPARE(orderedSystems({"light", "truncate@300", "duet@100", "original", "truncate@50", "duet@original", "duet@20"}),
-           QStringList({"duet@20", "duet@100", "duet@original", "original", "light", "truncate@50", "truncate@300"}));
+  QCOMPARE(orderedSystems(
+               {"light", "truncate@300", "duet@100", "original", "truncate@50", "duet@original", "duet@20"}),
+           QStringList(
+               {"duet@20", "duet@100", "duet@original", "original", "light", "truncate@50", "truncate@300"}));
 }
 
 void TestItemModels::paretoFrontier_data() {
   QTest::addColumn<QVector<QPointF>>("points");  // (cost, accuracy)
   QTest::addColumn<QVector<int>>("frontier");
   QTest::newRow("dominated middle") << QVector<QPointF>{{100, 0.5}, {50, 0.6}, {80, 0.4}} << QVector<int>{1};
-  QTest::newRow("trade-off") << QVector<QPointF>{{100, 0.8}, {50, 0.6}, {20, 0.3}, {60, 0.55}} << QVector<int>{0, 1, 2};
+  QTest::newRow("trade-off") << QVector<QPointF>{{100, 0.8}, {50, 0.6}, {20, 0.3}, {60, 0.55}}
+                             << QVector<int>{0, 1, 2};
   QTest::newRow("ties kept") << QVector<QPointF>{{10, 0.5}, {10, 0.5}} << QVector<int>{0, 1};
 }
 
@@ -204,6 +207,10 @@ void TestItemModels::wordDiffMarksChangedWords() {
   const QString html = diffHtml("a <b>", "a <c>", "yellow");
   QVERIFY(html.contains("&lt;c&gt;"));
   QVERIFY(!html.contains("<c>"));
+  // A signal's lines stay lines (the compare view showed terse steps run together).
+  QCOMPARE(diffHtml("x = 1\ny = 2", "x = 1\ny = 3\n", "yellow"),
+           QStringLiteral("x = 1<br>y = <span style='background:yellow'>3</span><br>"));
+  QCOMPARE(plainHtml("a<b\nc"), QStringLiteral("a&lt;b<br>c"));
 }
 
 void TestItemModels::trainingCsvIsParsedTolerantly() {
