@@ -45,7 +45,10 @@ SolvePage::SolvePage(EngineClient* client, QWidget* parent) : QWidget(parent), m
     const QString q = toQString(r.question);
     if (r.system == "original" && !cancelled) m_originalTokens[q] = r.capableTokens;
     std::optional<int> orig;
-    if (m_originalTokens.contains(q)) orig = m_originalTokens.value(q);
+    if (m_originalTokens.contains(q))
+      orig = m_originalTokens.value(q);
+    else if (m_runOriginalTokens.contains(q))
+      orig = m_runOriginalTokens.value(q);
     m_live->onFinished(r);
     m_counters->onFinished(r, orig);
     m_panel->setRunning(false);
@@ -68,7 +71,16 @@ void SolvePage::setExperiment(const Experiment& e) {
   m_step = e.checkpoints.empty() ? -1 : e.checkpoints.back().step;
 }
 
-void SolvePage::setDataset(const Dataset& d) { m_panel->setDataset(d); }
+void SolvePage::setDataset(const Dataset& d) {
+  m_panel->setDataset(d);
+}
+
+void SolvePage::setReferenceItems(const std::vector<ItemResult>& items) {
+  m_runOriginalTokens.clear();
+  for (const ItemResult& it : items)
+    if (it.system == "original" && it.repeat == 0)
+      m_runOriginalTokens.insert(toQString(it.question), it.capableTokens);
+}
 
 void SolvePage::solve() {
   SolveJob job;
@@ -84,7 +96,9 @@ void SolvePage::solve() {
   m_client->solve(job);
 }
 
-void SolvePage::stop() { m_client->requestStopSolve(); }
+void SolvePage::stop() {
+  m_client->requestStopSolve();
+}
 
 void SolvePage::showTranscript(const ItemResult& r) {
   m_live->showTranscript(r);
@@ -103,7 +117,8 @@ QVector<SolveJob> SolvePage::jobsAcrossCheckpoints(int checkpoints) const {
   QVector<SolveJob> jobs;
   const Experiment e = m_panel->applySampling(m_exp);
   const size_t n = e.checkpoints.size();
-  for (size_t i = n > static_cast<size_t>(checkpoints) ? n - static_cast<size_t>(checkpoints) : 0; i < n; ++i) {
+  for (size_t i = n > static_cast<size_t>(checkpoints) ? n - static_cast<size_t>(checkpoints) : 0; i < n;
+       ++i) {
     SolveJob j{e, m_panel->request(e.checkpoints[i].step)};
     j.request.system = {SolveMode::kDuet, e.checkpoints[i].step, 0};
     jobs.push_back(j);

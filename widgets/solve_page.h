@@ -36,6 +36,9 @@ class SolvePage : public QWidget {
   // The current problem through the last `checkpoints` checkpoints and the original M (for the
   // compare view), with this page's sampling and seed.
   QVector<SolveJob> jobsAcrossCheckpoints(int checkpoints) const;
+  // The loaded evaluation run's items: the original M's output tokens on a problem become the
+  // reference of the "saving" counter until the original is solved here (which then wins).
+  void setReferenceItems(const std::vector<ItemResult>& items);
 
   bool hasResult() const { return m_hasResult; }
   const ItemResult& lastResult() const { return m_last; }
@@ -56,7 +59,8 @@ class SolvePage : public QWidget {
   int m_step = -1;
   ItemResult m_last;
   bool m_hasResult = false;
-  QHash<QString, int> m_originalTokens;  // question -> M0's output tokens
+  QHash<QString, int> m_originalTokens;     // question -> M0's output tokens, solved on this page
+  QHash<QString, int> m_runOriginalTokens;  // question -> M0's output tokens in the loaded run
 };
 
 }  // namespace duet::gui

@@ -113,22 +113,29 @@ MainWindow::MainWindow(const QString& storePath, QWidget* parent) : QMainWindow(
 
   // Wiring.
   connect(m_ckptView->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
-          [this](const QModelIndex& cur) { m_solve->setCurrentStep(cur.isValid() ? m_ckptModel->stepAt(cur.row()) : -1); });
+          [this](const QModelIndex& cur) {
+            m_solve->setCurrentStep(cur.isValid() ? m_ckptModel->stepAt(cur.row()) : -1);
+          });
   connect(m_session, &EvalSession::metricsUpdated, this, [this](const std::vector<SystemMetrics>& m) {
     m_chart->setMetrics(m);
     m_ckptModel->setMetrics(m);
   });
-  connect(m_session, &EvalSession::itemsChanged, this, [this] { m_compare->setRunItems(m_session->items()); });
+  connect(m_session, &EvalSession::itemsChanged, this, [this] {
+    m_compare->setRunItems(m_session->items());
+    m_solve->setReferenceItems(m_session->items());
+  });
   connect(m_session, &EvalSession::errorOccurred, this, &MainWindow::showError);
   connect(m_chart, &TradeoffChart::pointClicked, this, &MainWindow::openRunItems);
   connect(logX, &QCheckBox::toggled, m_chart, &TradeoffChart::setLogX);
   connect(png, &QPushButton::clicked, this, [this] {
-    const QString f = QFileDialog::getSaveFileName(this, tr("Export chart"), "tradeoff.png", tr("PNG (*.png)"));
+    const QString f =
+        QFileDialog::getSaveFileName(this, tr("Export chart"), "tradeoff.png", tr("PNG (*.png)"));
     QString err;
     if (!f.isEmpty() && !m_chart->exportPng(f, &err)) showError(err);
   });
   connect(svg, &QPushButton::clicked, this, [this] {
-    const QString f = QFileDialog::getSaveFileName(this, tr("Export chart"), "tradeoff.svg", tr("SVG (*.svg)"));
+    const QString f =
+        QFileDialog::getSaveFileName(this, tr("Export chart"), "tradeoff.svg", tr("SVG (*.svg)"));
     QString err;
     if (!f.isEmpty() && !m_chart->exportSvg(f, &err)) showError(err);
   });
@@ -148,7 +155,8 @@ MainWindow::MainWindow(const QString& storePath, QWidget* parent) : QMainWindow(
   });
   connect(m_compare, &CompareView::solveAcrossRequested, this, [this] {
     const auto jobs = m_solve->jobsAcrossCheckpoints(CompareView::kMaxColumns - 1);
-    if (jobs.front().request.question.empty()) return showError(tr("Pick or type a problem on the Solve page first."));
+    if (jobs.front().request.question.empty())
+      return showError(tr("Pick or type a problem on the Solve page first."));
     m_compare->beginLive(static_cast<int>(jobs.size()));
     m_client->solveSeries(jobs);
   });
@@ -167,7 +175,9 @@ MainWindow::MainWindow(const QString& storePath, QWidget* parent) : QMainWindow(
   m_solve->liveView()->setPaintMode(static_cast<PaintMode>(s.value("live/paintMode", 0).toInt()));
 }
 
-MainWindow::~MainWindow() { shutdownEngine(); }
+MainWindow::~MainWindow() {
+  shutdownEngine();
+}
 
 void MainWindow::startThreads() {
   m_models = std::make_shared<ModelCache>();
@@ -209,7 +219,8 @@ void MainWindow::closeEvent(QCloseEvent* e) {
 void MainWindow::buildMenus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
   file->addAction(tr("&Open experiment…"), QKeySequence::Open, this, [this] {
-    const QString f = QFileDialog::getOpenFileName(this, tr("Experiment manifest"), QString(), tr("Experiment (*.json)"));
+    const QString f =
+        QFileDialog::getOpenFileName(this, tr("Experiment manifest"), QString(), tr("Experiment (*.json)"));
     if (!f.isEmpty()) openExperiment(f);
   });
   file->addAction(tr("&New experiment (GGUF files or endpoints)…"), QKeySequence::New, this, [this] {
@@ -243,7 +254,8 @@ void MainWindow::buildMenus() {
   run->addSeparator();
   QAction* next = run->addAction(tr("Next item"), this, [this] { m_solve->problemPanel()->moveItem(1); });
   next->setShortcut(QKeySequence(Qt::Key_J));
-  QAction* prev = run->addAction(tr("Previous item"), this, [this] { m_solve->problemPanel()->moveItem(-1); });
+  QAction* prev =
+      run->addAction(tr("Previous item"), this, [this] { m_solve->problemPanel()->moveItem(-1); });
   prev->setShortcut(QKeySequence(Qt::Key_K));
   // j/k must not fire while typing a problem: they are live only outside text editors.
   for (QAction* a : {next, prev}) a->setShortcutContext(Qt::WidgetWithChildrenShortcut);
@@ -261,9 +273,11 @@ void MainWindow::buildMenus() {
   }
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->addAction(tr("&About"), this, [this] {
-    QMessageBox::about(this, tr("Duet Workbench"),
-                       tr("<b>Duet Workbench %1</b><br>Watch a capable model's signal stream to a light model, "
-                          "compare checkpoints and plot the accuracy/token trade-off.").arg(DUET_VERSION));
+    QMessageBox::about(
+        this, tr("Duet Workbench"),
+        tr("<b>Duet Workbench %1</b><br>Watch a capable model's signal stream to a light model, "
+           "compare checkpoints and plot the accuracy/token trade-off.")
+            .arg(DUET_VERSION));
   });
 }
 
@@ -309,7 +323,9 @@ bool MainWindow::openExperiment(const QString& path) {
         }
   }
   setWindowTitle(tr("%1 — Duet Workbench").arg(toQString(m_exp.name)));
-  m_expLabel->setText(tr("%1 · %2 checkpoints · %3 items").arg(QFileInfo(path).fileName()).arg(m_exp.checkpoints.size())
+  m_expLabel->setText(tr("%1 · %2 checkpoints · %3 items")
+                          .arg(QFileInfo(path).fileName())
+                          .arg(m_exp.checkpoints.size())
                           .arg(m_dataset.items.size()));
   rememberRecent(QFileInfo(path).absoluteFilePath());
   return true;

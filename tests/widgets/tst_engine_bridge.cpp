@@ -4,12 +4,12 @@
 // down mid-run joins the thread promptly.
 #include <QElapsedTimer>
 #include <QFileInfo>
+#include <QLabel>
 #include <QPlainTextEdit>
 #include <QSettings>
-#include <QTableView>
-#include <QLabel>
 #include <QSignalSpy>
 #include <QStandardPaths>
+#include <QTableView>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -129,14 +129,27 @@ void TestEngineBridge::solveStreamsIntoViewsAndCountersMatchTheEngine() {
   QVERIFY(page.liveView()->badge()->isVisibleTo(&page));
   QVERIFY(page.liveView()->badge()->text().contains(r.verdict.correct ? "CORRECT" : "INCORRECT"));
 
-  // The original M on the same problem, then the saving shows against it.
-  page.problemPanel()->setMode(SolveMode::kOriginal);
+  // The loaded evaluation run's original result on this problem is the reference at first.
+  ItemResult ref;
+  ref.system = "original";
+  ref.question = r.question;
+  ref.capableTokens = 4 * r.capableTokens;
+  page.setReferenceItems({ref});
   page.solve();
   QTRY_COMPARE_WITH_TIMEOUT(done.count(), 2, 30000);
-  const auto orig = done.at(1).at(0).value<ItemResult>();
-  page.problemPanel()->setMode(SolveMode::kDuet);
+  QCOMPARE(done.at(1).at(0).value<ItemResult>().capableTokens, r.capableTokens);
+  QVERIFY2(c->text("counterSaving")
+               .startsWith(QStringLiteral("75.0% (%1 vs %2)").arg(r.capableTokens).arg(ref.capableTokens)),
+           qPrintable(c->text("counterSaving")));
+
+  // The original M solved here, then the saving shows against that.
+  page.problemPanel()->setMode(SolveMode::kOriginal);
   page.solve();
   QTRY_COMPARE_WITH_TIMEOUT(done.count(), 3, 30000);
+  const auto orig = done.at(2).at(0).value<ItemResult>();
+  page.problemPanel()->setMode(SolveMode::kDuet);
+  page.solve();
+  QTRY_COMPARE_WITH_TIMEOUT(done.count(), 4, 30000);
   const double saving = 1.0 - static_cast<double>(r.capableTokens) / orig.capableTokens;
   QVERIFY2(c->text("counterSaving").startsWith(QStringLiteral("%1%").arg(saving * 100, 0, 'f', 1)),
            qPrintable(c->text("counterSaving")));
@@ -184,7 +197,8 @@ void TestEngineBridge::stopLandsMidStream() {
   QVERIFY(r.capableTokens < fullLength);
   QCOMPARE(page.liveView()->signalView()->tokenCount(), r.capableTokens);
   QCOMPARE(page.liveView()->signalView()->tokenText(), toQString(r.stages[0].output));
-  qInfo("stop took effect in %lld ms, at token %d of %d", static_cast<long long>(stopMs), r.capableTokens, fullLength);
+  qInfo("stop took effect in %lld ms, at token %d of %d", static_cast<long long>(stopMs), r.capableTokens,
+        fullLength);
   QVERIFY2(stopMs < 100, qPrintable(QString::number(stopMs)));
 }
 
@@ -200,7 +214,8 @@ void TestEngineBridge::supersededResultsAreDropped() {
   QCOMPARE(finished.at(0).at(0).value<ItemResult>().system, std::string("original"));
   // Whatever the worker still sent for the first request never reached the views.
   QTRY_VERIFY_WITH_TIMEOUT(!h.client->isSolving(), 1000);
-  for (const auto& args : raw) QVERIFY(args.at(0).value<RequestId>() == b || args.at(0).value<RequestId>() == a);
+  for (const auto& args : raw)
+    QVERIFY(args.at(0).value<RequestId>() == b || args.at(0).value<RequestId>() == a);
   QCOMPARE(finished.count(), 1);
 }
 
@@ -211,7 +226,8 @@ void TestEngineBridge::errorsArriveAsSignals() {
   j.experiment.checkpoints.back().capable.path = (m_dir.path() + "/missing-model.gguf").toStdString();
   h.client->solve(j);
   QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, 10000);
-  QVERIFY2(failed.at(0).at(0).toString().contains("missing-model.gguf"), qPrintable(failed.at(0).at(0).toString()));
+  QVERIFY2(failed.at(0).at(0).toString().contains("missing-model.gguf"),
+           qPrintable(failed.at(0).at(0).toString()));
   QVERIFY(!h.client->isSolving());
 
   QSignalSpy evalFailed(h.client.get(), &EngineClient::evalFailed);
@@ -308,7 +324,10 @@ void TestEngineBridge::windowKeyboardAndSettings() {
     QVERIFY(w.close());
   }
   QCOMPARE(QSettings().value("lastExperiment").toString(), QFileInfo(shortPath).absoluteFilePath());
-  QVERIFY(QSettings().value("recentExperiments").toStringList().contains(QFileInfo(shortPath).absoluteFilePath()));
+  QVERIFY(QSettings()
+              .value("recentExperiments")
+              .toStringList()
+              .contains(QFileInfo(shortPath).absoluteFilePath()));
 }
 
 QTEST_MAIN(TestEngineBridge)
