@@ -38,6 +38,7 @@ class TestEngineBridge : public QObject {
   void compareSeriesFillsColumnsInOrder();
   void shutdownMidRunJoinsPromptly();
   void windowClosedMidRunShutsDownCleanly();
+  void escapeInTheWindowStopsTheRun();
   void windowKeyboardAndSettings();
 
  private:
@@ -46,6 +47,9 @@ class TestEngineBridge : public QObject {
   Experiment m_short, m_long;
   Dataset m_data;
   QString m_longPath;
+  // A seed whose original-M output on item 0 of m_long is long (>= 400 tokens), so a stop is
+  // known to land mid-stream whatever the decode speed; and that output's length.
+  int m_longSeed = -1, m_longLength = 0;
 };
 
 void TestEngineBridge::initTestCase() {
@@ -70,6 +74,19 @@ void TestEngineBridge::initTestCase() {
   auto d = loadDataset(m_short.dataset);
   QVERIFY(d.ok());
   m_data = *d;
+  // Outputs are deterministic per seed: find one whose unstopped run is long.
+  ModelCache models;
+  Solver solver(m_long, models);
+  for (int seed = 1; seed <= 16 && m_longLength < 400; ++seed) {
+    SolveRequest req = job(m_long, 0).request;
+    req.seed = static_cast<uint64_t>(seed);
+    req.keepTokens = false;
+    req.system = {SolveMode::kOriginal, -1, 0};
+    auto r = solver.solve(req);
+    QVERIFY2(r.ok(), r.ok() ? "" : r.message().c_str());
+    if (r->capableTokens > m_longLength) m_longSeed = seed, m_longLength = r->capableTokens;
+  }
+  QVERIFY2(m_longLength >= 400, "no seed gives a long enough output to stop mid-stream");
 }
 
 SolveJob TestEngineBridge::job(const Experiment& e, int item, SolveMode mode) const {
@@ -156,21 +173,7 @@ void TestEngineBridge::solveStreamsIntoViewsAndCountersMatchTheEngine() {
 }
 
 void TestEngineBridge::stopLandsMidStream() {
-  // Outputs are deterministic per seed: find one whose unstopped run is long, so the stop is
-  // known to land mid-stream whatever the decode speed.
-  ModelCache models;
-  Solver solver(m_long, models);
-  int seed = -1, fullLength = 0;
-  for (int s = 1; s <= 16 && fullLength < 400; ++s) {
-    SolveRequest req = job(m_long, 0).request;
-    req.seed = static_cast<uint64_t>(s);
-    req.keepTokens = false;
-    req.system = {SolveMode::kOriginal, -1, 0};
-    auto r = solver.solve(req);
-    QVERIFY2(r.ok(), r.ok() ? "" : r.message().c_str());
-    if (r->capableTokens > fullLength) seed = s, fullLength = r->capableTokens;
-  }
-  QVERIFY2(fullLength >= 400, "no seed gives a long enough output to stop mid-stream");
+  const int seed = m_longSeed, fullLength = m_longLength;
 
   test::EngineHarness h;
   SolvePage page(h.client.get());
@@ -294,6 +297,32 @@ void TestEngineBridge::windowClosedMidRunShutsDownCleanly() {
   t.start();
   QVERIFY(w.close());
   QVERIFY2(t.elapsed() < 2000, qPrintable(QString::number(t.elapsed())));
+  QVERIFY(!w.client()->isSolving());
+}
+
+// Esc is the Run menu's Stop action (one owner per key): pressed anywhere in the window, it
+// cancels the streaming solve.
+void TestEngineBridge::escapeInTheWindowStopsTheRun() {
+  MainWindow w(m_dir.path() + "/escape.sqlite");
+  QVERIFY(w.openExperiment(m_longPath));
+  w.show();
+  QVERIFY(QTest::qWaitForWindowExposed(&w));
+  QSignalSpy batches(w.client(), &EngineClient::solveTokens);
+  QSignalSpy done(w.solvePage(), &SolvePage::solveFinished);
+  ProblemPanel* panel = w.solvePage()->problemPanel();
+  panel->selectItem(0);
+  panel->setMode(SolveMode::kOriginal);
+  panel->setSeed(m_longSeed);
+  auto* editor = w.findChild<QPlainTextEdit*>("problemEdit");
+  editor->setFocus();
+  w.solvePage()->solve();
+  QTRY_VERIFY_WITH_TIMEOUT(batches.count() > 0, 30000);
+  QTest::keyClick(editor, Qt::Key_Escape);
+  QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 2000);
+  const auto r = done.at(0).at(0).value<ItemResult>();
+  QVERIFY(!r.stages.empty());
+  QCOMPARE(r.stages.back().stopReason, std::string("cancelled"));
+  QVERIFY(r.capableTokens < m_longLength);
   QVERIFY(!w.client()->isSolving());
 }
 
