@@ -9,10 +9,10 @@
 namespace duet {
 
 std::string goldContinuation(GradeKind kind, const std::string& gold, const std::string& lightAnswer) {
-  const size_t lead = lightAnswer.find_first_not_of(" \t\r\n");
-  const std::string sep = lightAnswer.empty() || lead == 0 || lead == std::string::npos
+  // m's own leading whitespace, even none; Qwen3's "\n\n" only when no answer is known.
+  const std::string sep = lightAnswer.empty()
                               ? std::string("\n\n")
-                              : lightAnswer.substr(0, lead);
+                              : lightAnswer.substr(0, lightAnswer.find_first_not_of(" \t\r\n"));
   switch (kind) {
     case GradeKind::kMath:
       return sep + "\\boxed{" + gold + "}";

@@ -2,8 +2,9 @@
 // answer, the log-probability m assigns (teacher-forced) to the gold answer given the question
 // plus the first k signal tokens (M's tokenizer), for k from 0 to the whole signal — every k for
 // short signals, about maxPoints evenly spaced values of k for long ones. The gold answer is
-// scored as m writes its answers: m's own leading whitespace (taken from lightAnswer, m's answer
-// in the transcript; "\n\n", Qwen3's after the paper's prompt, when that is empty), then
+// scored as m writes its answers: m's own leading whitespace, possibly none (taken from
+// lightAnswer, m's answer in the transcript; "\n\n", Qwen3's after the paper's prompt, when no
+// answer is known), then
 // "\boxed{GOLD}" for math or "Answer: X" for multiple choice; the gold text for exact match.
 // (A fixed "\n\n" scored the demo's m, which writes one newline, at ~-16 nats whatever signal
 // it had, so the curve showed the separator, not the signal.)

@@ -236,7 +236,7 @@ TEST(ProbeTest, GoldContinuationFollowsTheLightModelsFormat) {
   EXPECT_EQ(goldContinuation(GradeKind::kMath, "77", ""), "\n\n\\boxed{77}");
   EXPECT_EQ(goldContinuation(GradeKind::kMath, "77", "\n\\boxed{76}"), "\n\\boxed{77}");
   EXPECT_EQ(goldContinuation(GradeKind::kMath, "77", "\n\nThe answer is \\boxed{76}"), "\n\n\\boxed{77}");
-  EXPECT_EQ(goldContinuation(GradeKind::kMath, "77", "\\boxed{76}"), "\n\n\\boxed{77}");
+  EXPECT_EQ(goldContinuation(GradeKind::kMath, "77", "\\boxed{76}"), "\\boxed{77}");
   EXPECT_EQ(goldContinuation(GradeKind::kMultipleChoice, "B", " Answer: C"), " Answer: B");
   EXPECT_EQ(goldContinuation(GradeKind::kExact, "yes", "\nno"), "yes");
 }
