@@ -7,6 +7,7 @@
 #include "app/cli/cli_common.h"
 #include "app/cli/commands.h"
 #include "core/gguf/gguf.h"
+#include "core/kernels/matmul.h"
 #include "core/model/model.h"
 #include "core/model/synth.h"
 
@@ -42,8 +43,8 @@ double seconds(std::chrono::steady_clock::time_point a) {
 void registerBench(CLI::App& app, RunFn& run) {
   struct Opts {
     std::string model;
-    int threads = 0, promptLen = 512, gen = 128, reps = 5, batch = 64;
-    bool json = false;
+    int threads = 0, promptLen = 512, gen = 128, reps = 5, batch = SessionOptions{}.nBatch;
+    bool json = false, noAmx = false;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("bench", "Prefill and decode tokens/s (like llama-bench pp512/tg128)");
@@ -54,8 +55,10 @@ void registerBench(CLI::App& app, RunFn& run) {
   cmd->add_option("--reps", o->reps, "Repetitions")->check(CLI::Range(1, 1000));
   cmd->add_option("--batch", o->batch, "Prefill chunk size")->check(CLI::Range(1, 512));
   cmd->add_flag("--json", o->json, "Machine-readable output");
+  cmd->add_flag("--no-amx", o->noAmx, "Prefill without the AMX tile unit (compare kernels; also DUET_NO_AMX=1)");
   cmd->callback([o, &run] {
     run = [o] {
+      if (o->noAmx) kernels::setAmxPrefill(false);
       auto m = Model::load(o->model);
       if (!m) return fail(m.error());
       const Model& model = **m;
@@ -95,6 +98,8 @@ void registerBench(CLI::App& app, RunFn& run) {
              {"tensor_types", model.tensorTypeSummary()},
              {"file_bytes", fileBytes},
              {"threads", session.pool().size()},
+             {"prefill_kernels", kernels::prefillKernelName()},
+             {"batch", o->batch},
              {"pp", o->promptLen},
              {"pp_tokens_per_s", pp.mean()},
              {"pp_stddev", pp.stddev()},
@@ -111,7 +116,8 @@ void registerBench(CLI::App& app, RunFn& run) {
       }
       std::printf("model: %s (%s, %.1f MiB, %s)\n", o->model.c_str(), archName(model.config().arch).data(),
                   fileBytes / 1048576.0, model.tensorTypeSummary().c_str());
-      std::printf("threads: %d\n", session.pool().size());
+      std::printf("threads: %d, prefill chunk %d, prefill kernels %s\n", session.pool().size(), o->batch,
+                  kernels::prefillKernelName());
       if (o->promptLen > 0) std::printf("pp%-5d %10.1f ± %.1f tokens/s\n", o->promptLen, pp.mean(), pp.stddev());
       if (o->gen > 0)
         std::printf("tg%-5d %10.1f ± %.1f tokens/s  (%.1f GB/s of weights)\n", o->gen, tg.mean(), tg.stddev(),

@@ -40,6 +40,7 @@ T* grow(std::vector<T>& v, size_t n) {
 struct WeightScratch {
   std::vector<uint8_t> q;
   std::vector<float> ws, offs, comb, wf;
+  std::vector<uint16_t> amxHi, amxLo;
 };
 WeightScratch& weightScratch() {
   thread_local WeightScratch s;
@@ -51,6 +52,7 @@ struct ActScratch {
   std::vector<int8_t> qs, tqs;
   std::vector<int32_t> init, initQuad;
   std::vector<float> da, ds32, ds16, tda, tds32, tds16, xi;
+  std::vector<uint16_t> amxHi, amxLo;
 };
 ActScratch& actScratch() {
   thread_local ActScratch s;
@@ -61,10 +63,71 @@ const uint8_t* rowPtr(const MatrixView& w, int64_t r) {
   return static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r) * w.rowBytes;
 }
 
+// ---- AMX prefill (any weight type) --------------------------------------------------------
+
+#if defined(DUET_AMX)
+constexpr int64_t kAmxMinTok = 6;
+// Blocking for the caches: each thread converts up to kAmxPanelBytes of its weight rows at a
+// time (read back from L3), then multiplies them by blocks of token vectors whose packed
+// activations stay in L2 (kAmxActBytes), so that neither operand streams from far away per product.
+constexpr int64_t kAmxPanelBytes = 1 << 20;
+constexpr int64_t kAmxActBytes = 512 << 10;
+
+void matmulAmx(const MatrixView& w, const float* x, int64_t nTok, float* y, ThreadPool& pool) {
+  const int64_t cols = w.cols, rows = w.rows, nChunks = amxChunks(cols), kp = 32 * nChunks;
+  const int64_t nVec = (nTok + 15) / 16;
+  ActScratch& a = actScratch();
+  uint16_t* hi = grow(a.amxHi, static_cast<size_t>(nVec * nChunks * 512));
+  uint16_t* lo = grow(a.amxLo, static_cast<size_t>(nVec * nChunks * 512));
+  pool.run([&](int ith, int nth) {
+    int64_t v0, v1;
+    ThreadPool::split(nVec, ith, nth, v0, v1);
+    amxPackActs(x, cols, nTok, v0, v1, hi, lo);
+  });
+  const AmxActs acts{hi, lo, nChunks, nVec};
+  const int64_t groupBytes = 16 * kp * 4;  // 16 converted rows, both parts
+  const int64_t panelGroups = std::max<int64_t>(2, kAmxPanelBytes / groupBytes) & ~int64_t{1};
+  const int64_t vecBlock = std::max<int64_t>(2, kAmxActBytes / (16 * kp * 4)) & ~int64_t{1};
+  pool.run([&](int ith, int nth) {
+    const int64_t nGroups = (rows + 15) / 16;
+    int64_t g0, g1;
+    ThreadPool::split(nGroups, ith, nth, g0, g1);
+    if (g0 >= g1) return;
+    WeightScratch& s = weightScratch();
+    const int64_t panel = std::min(panelGroups, g1 - g0);
+    uint16_t* wHi = grow(s.amxHi, static_cast<size_t>(panel * 16 * kp));
+    uint16_t* wLo = grow(s.amxLo, static_cast<size_t>(panel * 16 * kp));
+    float* rowBuf = grow(s.wf, static_cast<size_t>(cols));
+    AmxTerm terms[3];
+    const int nTerms = amxTerms(w.type, terms);
+    amxBegin();
+    for (int64_t p0 = g0; p0 < g1; p0 += panel) {
+      const int64_t pn = std::min(panel, g1 - p0), r0 = 16 * p0;
+      amxConvertRows(w, r0, std::min<int64_t>(16 * pn, rows - r0), 16 * pn, wHi, wLo, rowBuf);
+      for (int64_t vb = 0; vb < nVec; vb += vecBlock) {
+        const int64_t ve = std::min(nVec, vb + vecBlock);
+        for (int64_t g = 0; g < pn; g += 2) {
+          const int n = static_cast<int>(std::min<int64_t>(2, pn - g));
+          amxRowGroups(wHi + g * 16 * kp, wLo + g * 16 * kp, kp, n, acts, terms, nTerms, vb, ve, r0 + 16 * g,
+                       rows, nTok, y, rows);
+        }
+      }
+    }
+    amxEnd();
+  });
+}
+#endif
+
 // ---- float weights --------------------------------------------------------------------------
 
 void matmulFloat(const MatrixView& w, const float* x, int64_t nTok, float* y, ThreadPool& pool) {
   const int64_t cols = w.cols, rows = w.rows;
+#if defined(DUET_AMX)
+  // F16 / BF16 weights are exact in the split, so only the activations' 16 bits limit it (finer
+  // than the F16 activations llama.cpp uses). F32 weights would lose 8 of 24 bits, which the
+  // forward-pass tests see in the logits, so they stay on the F32 FMA tiles.
+  if (nTok >= kAmxMinTok && w.type != GgmlType::kF32 && amxUsable()) return matmulAmx(w, x, nTok, y, pool);
+#endif
 #if defined(DUET_AVX512VNNI)
   if (nTok >= kFloatPrefillMinTok) {
     const int64_t nVec = (nTok + 15) / 16;
@@ -237,6 +300,28 @@ float dotRow(const MatrixView& w, int64_t r, const float* x) {
   float* dst = grow(row, static_cast<size_t>(w.cols));
   dequantizeRow(w.type, rowPtr(w, r), dst, w.cols);
   return dotFloatRow(GgmlType::kF32, dst, x, w.cols);
+}
+
+const char* prefillKernelName() {
+#if defined(DUET_AMX)
+  if (amxUsable()) return "amx-bf16x3 (F16/BF16), avx512-vnni";
+#endif
+#if defined(DUET_AVX512VNNI)
+  return "avx512-vnni";
+#elif defined(DUET_AVX2)
+  return "avx2";
+#else
+  return "scalar";
+#endif
+}
+
+bool setAmxPrefill(bool on) {
+#if defined(DUET_AMX)
+  return setAmx(on);
+#else
+  (void)on;
+  return false;
+#endif
 }
 
 void getRow(const MatrixView& w, int64_t r, float* dst) { dequantizeRow(w.type, rowPtr(w, r), dst, w.cols); }

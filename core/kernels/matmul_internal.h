@@ -15,10 +15,14 @@
 #include <cstdint>
 
 #include "core/kernels/ggml_type.h"
+#include "core/kernels/matmul.h"
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
     defined(__AVX512VNNI__) && !defined(DUET_KERNELS_SCALAR)
 #define DUET_AVX512VNNI 1
+#endif
+#if defined(DUET_AVX512VNNI) && defined(__AMX_TILE__) && defined(__AMX_BF16__) && defined(__AVX512BF16__)
+#define DUET_AMX 1
 #endif
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__) && !defined(DUET_KERNELS_SCALAR)
 #define DUET_AVX2 1
@@ -106,6 +110,52 @@ void interleaveActs(const int8_t* qs, const float* da, const float* ds32, const 
 // stride cols/G) and tokens t in [16 v0, min(16 v1, nTok)).
 void prefillTile(const uint8_t* q, const float* ws, const float* offs, int groupSize, int nRows,
                  const ActTiles& a, int64_t v0, int64_t v1, int64_t nTok, float* y, int64_t ldy);
+#endif
+
+#if defined(DUET_AMX)
+// ---- Prefill on the AMX tile unit (matmul_amx.cpp) ----
+
+// Whether the AMX path may run: the OS grants the tile state and neither DUET_NO_AMX nor
+// setAmx(false) turned it off. setAmx(true) returns false when the OS refuses.
+bool amxUsable();
+bool setAmx(bool on);
+
+// 32-element chunks of a row of `cols` (the K axis is zero-padded to whole chunks).
+inline int64_t amxChunks(int64_t cols) { return (cols + 31) / 32; }
+
+// Activations packed for B tiles: token vector v (16 tokens), chunk c is a 1 KiB block at
+// (v * nChunks + c) * 512 BF16 elements, pair kp of token n at BF16 index 2 * (kp * 16 + n).
+struct AmxActs {
+  const uint16_t* hi;
+  const uint16_t* lo;
+  int64_t nChunks;
+  int64_t nVec;
+};
+// Packs token vectors [v0, v1) of x ([nTok][cols] floats; tokens past nTok are zero).
+void amxPackActs(const float* x, int64_t cols, int64_t nTok, int64_t v0, int64_t v1, uint16_t* hi,
+                 uint16_t* lo);
+// Converts weight rows [r0, r0 + n) into BF16 parts hi/lo, then zero rows up to nPad (a multiple
+// of 16). Tile-major, so each A tile is 1 KiB contiguous: row i, chunk c starts at element
+// (i / 16) * 16 * kp + c * 512 + (i % 16) * 32, with kp = 32 * amxChunks(cols).
+// w is a float type (F32 / F16 / BF16); rowBuf: [cols] floats of scratch.
+void amxConvertRows(const MatrixView& w, int64_t r0, int64_t n, int64_t nPad, uint16_t* hi, uint16_t* lo,
+                    float* rowBuf);
+// One product of the split: weight part (high or low) times activation part.
+struct AmxTerm {
+  bool wLo;
+  bool xLo;
+};
+// The terms float weight type t needs (3, or 2 for BF16) into terms; returns their number.
+int amxTerms(GgmlType t, AmxTerm* terms);
+// Per calling thread, around amxRowGroups calls: loads / releases the tile configuration.
+void amxBegin();
+void amxEnd();
+// y[t * ldy + r] for rows r in [r0, min(r0 + 16 nGroups, rows)) of the converted rows wHi/wLo
+// (nGroups <= 2 groups of 16, stride kp) and the tokens of vectors [v0, v1) below nTok, summing
+// the given terms.
+void amxRowGroups(const uint16_t* wHi, const uint16_t* wLo, int64_t kp, int nGroups, const AmxActs& a,
+                  const AmxTerm* terms, int nTerms, int64_t v0, int64_t v1, int64_t r0, int64_t rows,
+                  int64_t nTok, float* y, int64_t ldy);
 #endif
 
 }  // namespace duet::kernels::detail

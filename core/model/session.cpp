@@ -85,7 +85,10 @@ Status Session::evalSeq(int seq, std::span<const int32_t> tokens, bool allLogits
       m_chunkSeq[t] = seq;
       m_chunkPos[t] = pos + t;
     }
-    forwardChunk(tokens.data() + done, m_chunkSeq.data(), m_chunkPos.data(), n, allLogits, done);
+    // Without allLogits only the final chunk's last row is wanted: the output head (the
+    // largest matrix of small models) is skipped for the chunks before it.
+    const bool last = done + static_cast<size_t>(n) == tokens.size();
+    forwardChunk(tokens.data() + done, m_chunkSeq.data(), m_chunkPos.data(), n, allLogits, done, last);
     pos += n;
     done += static_cast<size_t>(n);
   }
@@ -122,7 +125,7 @@ Status Session::evalBatch(std::span<const int32_t> tokens, std::span<const int> 
 // Forward pass of one chunk of n tokens (sequence seqs[t], position poss[t]).
 
 void Session::forwardChunk(const int32_t* tokens, const int* seqs, const int* poss, int n, bool allLogits,
-                           size_t logitsOffset) {
+                           size_t logitsOffset, bool lastLogits) {
   const ModelConfig& c = m_config;
   const ModelWeights& w = m_model.weights();
   const int E = c.nEmbd, Q = c.qDim(), KV = c.kvDim(), F = c.nFf, D = c.headDim, half = D / 2;
@@ -194,7 +197,7 @@ void Session::forwardChunk(const int32_t* tokens, const int* seqs, const int* po
     kernels::matmul(w.output, m_xn.data(), n, m_logitsAll.data() + logitsOffset * c.nVocab, m_pool);
     std::memcpy(m_logitsLast.data(), m_logitsAll.data() + (logitsOffset + n - 1) * c.nVocab,
                 sizeof(float) * c.nVocab);
-  } else {
+  } else if (lastLogits) {
     kernels::rmsNorm(&m_x[static_cast<size_t>(n - 1) * E], w.outputNorm, m_xn.data(), E, c.rmsEps);
     kernels::matmul(w.output, m_xn.data(), 1, m_logitsLast.data(), m_pool);
   }

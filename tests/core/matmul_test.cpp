@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <sstream>
@@ -71,7 +72,7 @@ std::string checkMatmul(const Weights& w, const std::vector<float>& x, int64_t n
       double want = 0, absSum = 0, quantErr = 0;
       for (int64_t b = 0; b < w.cols; b += 32) {
         double amax = 0, wabs = 0;
-        for (int64_t k = b; k < b + 32; ++k) {
+        for (int64_t k = b; k < std::min(b + 32, w.cols); ++k) {
           want += static_cast<double>(wr[k]) * xt[k];
           absSum += std::fabs(static_cast<double>(wr[k]) * xt[k]);
           amax = std::max(amax, static_cast<double>(std::fabs(xt[k])));
@@ -165,6 +166,35 @@ TEST_P(MatmulVsReference, DotRowAndGetRow) {
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulVsReference, ::testing::ValuesIn(kTypes),
                          [](const auto& info) { return std::string(ggmlTypeName(info.param)); });
+
+// Where the AMX tile unit runs the F16 / BF16 prefill, the AVX-512 float tiles it replaces must
+// stay right too (other machines take them): both paths against the reference, with random and
+// exact activations, odd shapes (rows not a multiple of 16, cols not of 32 for the padding).
+TEST(Matmul, FloatPrefillWithAndWithoutAmx) {
+  ThreadPool pool(2);
+  const bool haveAmx = setAmxPrefill(true);
+  for (bool amx : {true, false}) {
+    if (amx && !haveAmx) continue;
+    setAmxPrefill(amx);
+    EXPECT_EQ(std::string(prefillKernelName()).find("amx") != std::string::npos, amx) << prefillKernelName();
+    if (!haveAmx) {
+      EXPECT_FALSE(setAmxPrefill(true));
+    }
+    for (GgmlType t : {GgmlType::kF16, GgmlType::kBF16, GgmlType::kF32}) {
+      for (auto [rows, cols, nTok] : {std::tuple<int64_t, int64_t, int64_t>{37, 100, 6}, {50, 896, 130},
+                                      {16, 64, 16}, {3, 4864, 33}}) {
+        const Weights w = makeWeights(t, rows, cols, 7);
+        for (bool exact : {true, false}) {
+          if (exact && cols % 32 != 0) continue;  // exact activations are built per block of 32
+          const auto x = makeActs(nTok, cols, exact, 8);
+          const std::string err = checkMatmul(w, x, nTok, exact, pool);
+          EXPECT_TRUE(err.empty()) << (amx ? "amx: " : "no amx: ") << err;
+        }
+      }
+    }
+  }
+  setAmxPrefill(true);
+}
 
 TEST(Matmul, ZeroTokensWritesNothing) {
   const Weights w = makeWeights(GgmlType::kQ8_0, 3, 32, 1);

@@ -1,0 +1,257 @@
+// AMX prefill (Intel Sapphire Rapids and later): the matrix product runs on the tile unit in
+// BF16 with F32 accumulation, as a 3-term split so that results keep about 16 significant bits
+// per factor instead of BF16's 8: with w = wh + wl and x = xh + xl (each part BF16),
+//   w * x ~= wh * xh + wh * xl + wl * xh      (the dropped wl * xl is below 2^-16 relative).
+// An F16 or BF16 weight is exact in wh + wl and x keeps 16 of F32's 24 bits (llama.cpp rounds
+// activations to F16's 11 for F16 weights), so tests/core/matmul_test.cpp holds this path to the
+// same 2e-5 bound as the F32 FMA one. Used for F16 / BF16 weights only: F32 weights would lose 8
+// bits, and for quantized weights, which need two terms, it measured no faster than the VNNI
+// integer path on the development machine, where a 1 KiB tile load costs about three products'
+// time (17 ns against 5.5 ns per TDPBF16PS), so the 2 x 2 blocking below is load-bound.
+//
+// Data layout (see the Intel SDM, "Intel AMX"): C[m][n] += sum_k A[m][k] * B[k][n], with A a tile
+// of 16 rows x 32 BF16 (weight rows, row-major as converted) and B 16 rows x 16 pairs, where pair
+// (kp, n) holds elements 2kp and 2kp+1 of token n (activations, packed once per call).
+#include "core/kernels/matmul_internal.h"
+
+#if defined(DUET_AMX)
+
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/kernels/quant.h"
+
+namespace duet::kernels::detail {
+namespace {
+
+constexpr long kArchReqXcompPerm = 0x1023;  // arch_prctl: request an extended state component
+constexpr long kXfeatureXtiledata = 18;     // the AMX tile data state
+
+bool osGrantsAmx() {
+  // The CPU flags come from -march=native at build time; the kernel must still allow the 8 KiB
+  // tile state for this process (Linux >= 5.16), which is asked once.
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+}
+
+std::atomic<int>& amxSwitch() {  // -1 unknown, 0 off, 1 on
+  static std::atomic<int> s{-1};
+  return s;
+}
+
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t startRow = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// Splits 32 floats (two vectors) into BF16 high and low parts, 32 of each in element order.
+inline void split32(__m512 a0, __m512 a1, __m512i& hi, __m512i& lo) {
+  const __m256bh h0 = _mm512_cvtneps_pbh(a0), h1 = _mm512_cvtneps_pbh(a1);
+  __m256i h0i, h1i;
+  std::memcpy(&h0i, &h0, sizeof h0i);
+  std::memcpy(&h1i, &h1, sizeof h1i);
+  const __m512 b0 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h0i), 16));
+  const __m512 b1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h1i), 16));
+  const __m512bh l = _mm512_cvtne2ps_pbh(_mm512_sub_ps(a1, b1), _mm512_sub_ps(a0, b0));
+  std::memcpy(&lo, &l, sizeof lo);
+  hi = _mm512_inserti64x4(_mm512_castsi256_si512(h0i), h1i, 1);
+}
+
+// GCC's tile intrinsics are asm statements that do not tell the compiler which memory they read
+// or write (the tile configuration, the tiles' rows), so plain stores could be dropped or moved
+// across them; this barrier orders all memory accesses around them.
+inline void memoryBarrier() {
+  asm volatile("" : : : "memory");
+}
+
+inline __mmask16 firstN(int64_t n) {
+  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1);
+}
+
+}  // namespace
+
+bool amxUsable() {
+  int s = amxSwitch().load(std::memory_order_relaxed);
+  if (s < 0) {
+    const char* env = std::getenv("DUET_NO_AMX");
+    s = (env && *env && std::strcmp(env, "0") != 0) ? 0 : (osGrantsAmx() ? 1 : 0);
+    amxSwitch().store(s, std::memory_order_relaxed);
+  }
+  return s == 1;
+}
+
+bool setAmx(bool on) {
+  if (!on) {
+    amxSwitch().store(0);
+    return true;
+  }
+  const bool ok = osGrantsAmx();
+  amxSwitch().store(ok ? 1 : 0);
+  return ok;
+}
+
+void amxPackActs(const float* x, int64_t cols, int64_t nTok, int64_t v0, int64_t v1, uint16_t* hi,
+                 uint16_t* lo) {
+  const int64_t nChunks = amxChunks(cols);
+  const __m512i idx = _mm512_mullo_epi32(
+      _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(16));
+  for (int64_t v = v0; v < v1; ++v) {
+    for (int t = 0; t < 16; ++t) {
+      const int64_t tok = 16 * v + t;
+      const float* xr = x + tok * cols;
+      for (int64_t c = 0; c < nChunks; ++c) {
+        const int64_t k = 32 * c;
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+        if (tok < nTok) {
+          a0 = _mm512_maskz_loadu_ps(firstN(cols - k), xr + k);
+          a1 = _mm512_maskz_loadu_ps(firstN(cols - k - 16), xr + k + 16);
+        }
+        __m512i h, l;
+        split32(a0, a1, h, l);
+        // Pair kp of this token goes to dword kp * 16 + t of the chunk's 1 KiB block.
+        const size_t block = static_cast<size_t>(v * nChunks + c) * 512;
+        _mm512_i32scatter_epi32(hi + block + 2 * t, idx, h, 4);
+        _mm512_i32scatter_epi32(lo + block + 2 * t, idx, l, 4);
+      }
+    }
+  }
+}
+
+void amxConvertRows(const MatrixView& w, int64_t r0, int64_t n, int64_t nPad, uint16_t* hi, uint16_t* lo,
+                    float* rowBuf) {
+  const int64_t cols = w.cols, kp = 32 * amxChunks(cols);
+  for (int64_t i = 0; i < nPad; ++i) {
+    // Tile-major: row i's chunk c is at (i / 16) * 16 * kp + c * 512 + (i % 16) * 32.
+    uint16_t* h = hi + (i / 16) * 16 * kp + (i % 16) * 32;
+    uint16_t* l = lo + (i / 16) * 16 * kp + (i % 16) * 32;
+    if (i >= n) {
+      for (int64_t k = 0; k < kp; k += 32) {
+        _mm512_storeu_si512(h + k * 16, _mm512_setzero_si512());
+        _mm512_storeu_si512(l + k * 16, _mm512_setzero_si512());
+      }
+      continue;
+    }
+    const void* row = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r0 + i) * w.rowBytes;
+    const float* src = static_cast<const float*>(row);
+    if (w.type != GgmlType::kF32) {
+      dequantizeRow(w.type, row, rowBuf, cols);
+      src = rowBuf;
+    }
+    for (int64_t k = 0; k < kp; k += 32) {
+      const __m512 a0 = _mm512_maskz_loadu_ps(firstN(cols - k), src + k);
+      const __m512 a1 = _mm512_maskz_loadu_ps(firstN(cols - k - 16), src + k + 16);
+      __m512i hv, lv;
+      split32(a0, a1, hv, lv);
+      _mm512_storeu_si512(h + k * 16, hv);
+      _mm512_storeu_si512(l + k * 16, lv);
+    }
+  }
+}
+
+int amxTerms(GgmlType t, AmxTerm* terms) {
+  // BF16 weights have no low part.
+  int n = 0;
+  terms[n++] = {false, false};
+  if (t != GgmlType::kBF16) terms[n++] = {true, false};
+  terms[n++] = {false, true};
+  return n;
+}
+
+namespace {
+
+// C tiles 0..3 = (row group i, token vector j) at 2 i + j; A tiles 4/5 (row groups), B 6/7
+// (token vectors). Every step issues four products into four different accumulators, so no
+// product waits for the previous one's result, and each loaded tile serves two products.
+template <int NR, int NV>
+void amxTile(const uint16_t* wHi, const uint16_t* wLo, int64_t kp, const AmxActs& a, int64_t v,
+             const AmxTerm* terms, int nTerms, float* c) {
+  const size_t vStride = static_cast<size_t>(a.nChunks) * 512;
+  memoryBarrier();
+  _tile_zero(0);
+  if constexpr (NV > 1) _tile_zero(1);
+  if constexpr (NR > 1) _tile_zero(2);
+  if constexpr (NR > 1 && NV > 1) _tile_zero(3);
+  for (int64_t ch = 0; ch < a.nChunks; ++ch) {
+    for (int tm = 0; tm < nTerms; ++tm) {
+      const uint16_t* wa = (terms[tm].wLo ? wLo : wHi) + 512 * ch;
+      const uint16_t* xb = (terms[tm].xLo ? a.lo : a.hi) + (static_cast<size_t>(v * a.nChunks + ch)) * 512;
+      _tile_loadd(4, wa, 64);
+      _tile_loadd(6, xb, 64);
+      if constexpr (NV > 1) _tile_loadd(7, xb + vStride, 64);
+      if constexpr (NR > 1) _tile_loadd(5, wa + 16 * kp, 64);
+      _tile_dpbf16ps(0, 4, 6);
+      if constexpr (NV > 1) _tile_dpbf16ps(1, 4, 7);
+      if constexpr (NR > 1) _tile_dpbf16ps(2, 5, 6);
+      if constexpr (NR > 1 && NV > 1) _tile_dpbf16ps(3, 5, 7);
+    }
+  }
+  _tile_stored(0, c, 64);
+  if constexpr (NV > 1) _tile_stored(1, c + 256, 64);
+  if constexpr (NR > 1) _tile_stored(2, c + 512, 64);
+  if constexpr (NR > 1 && NV > 1) _tile_stored(3, c + 768, 64);
+  memoryBarrier();
+}
+
+}  // namespace
+
+void amxBegin() {
+  TileConfig cfg;
+  for (int i = 0; i < 8; ++i) {
+    cfg.colsb[i] = 64;
+    cfg.rows[i] = 16;
+  }
+  memoryBarrier();
+  _tile_loadconfig(&cfg);
+}
+
+void amxEnd() {
+  _tile_release();
+}
+
+void amxRowGroups(const uint16_t* wHi, const uint16_t* wLo, int64_t kp, int nGroups, const AmxActs& a,
+                  const AmxTerm* terms, int nTerms, int64_t v0, int64_t v1, int64_t r0, int64_t rows,
+                  int64_t nTok, float* y, int64_t ldy) {
+  alignas(64) float c[4 * 256];
+  const __m512i col = _mm512_mullo_epi32(
+      _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(16));
+  for (int64_t v = v0; v < v1; v += 2) {
+    const int nv = v1 - v >= 2 ? 2 : 1;
+    if (nGroups >= 2) {
+      if (nv == 2)
+        amxTile<2, 2>(wHi, wLo, kp, a, v, terms, nTerms, c);
+      else
+        amxTile<2, 1>(wHi, wLo, kp, a, v, terms, nTerms, c);
+    } else {
+      if (nv == 2)
+        amxTile<1, 2>(wHi, wLo, kp, a, v, terms, nTerms, c);
+      else
+        amxTile<1, 1>(wHi, wLo, kp, a, v, terms, nTerms, c);
+    }
+    // Tile 2 i + j holds c[m][n] = row r0 + 16 i + m, token 16 (v + j) + n; y wants [token][row].
+    for (int i = 0; i < std::min(nGroups, 2); ++i) {
+      const int64_t rg = r0 + 16 * i;
+      const __mmask16 m = firstN(rows - rg);
+      for (int j = 0; j < nv; ++j) {
+        const float* ct = c + 256 * (2 * i + j);
+        const int64_t t0 = 16 * (v + j), nT = std::min<int64_t>(16, nTok - t0);
+        for (int64_t n = 0; n < nT; ++n) {
+          const __m512 vals =
+              _mm512_i32gather_ps(_mm512_add_epi32(col, _mm512_set1_epi32(static_cast<int>(n))), ct, 4);
+          _mm512_mask_storeu_ps(y + (t0 + n) * ldy + rg, m, vals);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace duet::kernels::detail
+
+#endif  // DUET_AMX
