@@ -27,7 +27,7 @@ constexpr int64_t kQuantPrefillMinTok = 6;
 constexpr int64_t kFloatPrefillMinTok = 6;
 constexpr int64_t kQuantRowTile = 4;   // weight rows per prefill tile
 constexpr int64_t kFloatRowTile = 8;
-constexpr int64_t kQuantTokVecBlock = 4;  // 16-token vectors per pass over a row tile
+constexpr int64_t kQuantTokVecBlock = 8;  // 16-token vectors per pass over a row tile
 constexpr int64_t kFloatTokVecBlock = 2;
 
 template <class T>

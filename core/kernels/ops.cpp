@@ -1,6 +1,7 @@
 #include "core/kernels/ops.h"
 
 #include <algorithm>
+#include <Eigen/Core>
 #include <cmath>
 
 #if defined(__AVX512F__) || defined(__F16C__)
@@ -56,7 +57,10 @@ float softmax(float* x, int n) {
 }
 
 void siluMul(float* g, const float* u, int n) {
-  for (int i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+  // Eigen's vectorized exp (AVX-512: 16 lanes); the scalar std::exp loop was 4% of a prefill.
+  Eigen::Map<Eigen::ArrayXf> G(g, n);
+  const Eigen::Map<const Eigen::ArrayXf> U(u, n);
+  G = G / (1.0f + (-G).exp()) * U;
 }
 
 float dotF32(const float* a, const float* b, int n) {

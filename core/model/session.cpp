@@ -282,11 +282,9 @@ void Session::attention(int layer, const int* seqs, const int* poss, int n) {
             std::fill(row, row + T, 0.0f);
             continue;
           }
-          float rowMax = -INFINITY;
-          for (int j = 0; j < valid; ++j) rowMax = std::max(rowMax, row[j]);
-          const float newMax = std::max(mx[r], rowMax);
-          const float corr = std::exp(mx[r] - newMax);  // 0 on the first tile (mx = -inf)
           Eigen::Map<Eigen::ArrayXf> rv(row, valid);
+          const float newMax = std::max(mx[r], rv.maxCoeff());  // vectorized (was a scalar loop)
+          const float corr = std::exp(mx[r] - newMax);  // 0 on the first tile (mx = -inf)
           rv = (rv - newMax).exp();
           std::fill(row + valid, row + T, 0.0f);
           sum[r] = sum[r] * corr + rv.sum();
