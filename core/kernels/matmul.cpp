@@ -26,9 +26,9 @@ using namespace detail;
 constexpr int64_t kQuantPrefillMinTok = 6;
 constexpr int64_t kFloatPrefillMinTok = 6;
 constexpr int64_t kQuantRowTile = 4;   // weight rows per prefill tile
-constexpr int64_t kFloatRowTile = 8;
+constexpr int64_t kFloatRowTile = 6;
 constexpr int64_t kQuantPanelBytes = 512 << 10;  // unpacked weight codes per thread per panel
-constexpr int64_t kFloatTokVecBlock = 2;
+constexpr int64_t kFloatTokVecBlock = 4;
 
 template <class T>
 T* grow(std::vector<T>& v, size_t n) {

@@ -83,7 +83,7 @@ void dotRowsDecode(GgmlType t, const void* const* rows, int nRows, int64_t cols,
 
 // Float prefill: x for token vector v is xi[(v * cols + k) * 16 + lane] (zero past nTok).
 void interleaveFloat(const float* x, int64_t cols, int64_t nTok, int64_t v0, int64_t v1, float* xi);
-// y[t * ldy + r] for nRows (<= 8) f32 rows wf (row stride cols) and tokens of vectors [v0, v1).
+// y[t * ldy + r] for nRows (<= 6) f32 rows wf (row stride cols) and tokens of vectors [v0, v1).
 void floatPrefillTile(const float* wf, int nRows, const float* xi, int64_t cols, int64_t v0,
                       int64_t v1, int64_t nTok, float* y, int64_t ldy);
 
