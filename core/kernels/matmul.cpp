@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstdint>
 #include <vector>
 
 #include "core/kernels/matmul_internal.h"
@@ -36,11 +37,26 @@ T* grow(std::vector<T>& v, size_t n) {
   return v.data();
 }
 
+// As grow(), but the returned pointer is 64-byte aligned: AMX tile rows that straddle two cache
+// lines load ~6x slower (2.6 vs 16 ns per 1 KiB tile measured on the development machine).
+uint16_t* grow64(std::vector<uint16_t>& v, size_t n) {
+  uint16_t* p = grow(v, n + 32);
+  const auto addr = reinterpret_cast<uintptr_t>(p);
+  return p + ((64 - addr % 64) % 64) / sizeof(uint16_t);
+}
+
+float* grow64f(std::vector<float>& v, size_t n) {
+  float* p = grow(v, n + 16);
+  const auto addr = reinterpret_cast<uintptr_t>(p);
+  return p + ((64 - addr % 64) % 64) / sizeof(float);
+}
+
 // Per-thread weight scratch: reused across calls, grown on demand (steady state allocates nothing).
 struct WeightScratch {
   std::vector<uint8_t> q;
   std::vector<float> ws, offs, comb, wf;
   std::vector<uint16_t> amxHi, amxLo;
+  std::vector<float> amxC;
 };
 WeightScratch& weightScratch() {
   thread_local WeightScratch s;
@@ -67,27 +83,32 @@ const uint8_t* rowPtr(const MatrixView& w, int64_t r) {
 
 #if defined(DUET_AMX)
 constexpr int64_t kAmxMinTok = 6;
-// Blocking for the caches: each thread converts up to kAmxPanelBytes of its weight rows at a
-// time (read back from L3), then multiplies them by blocks of token vectors whose packed
-// activations stay in L2 (kAmxActBytes), so that neither operand streams from far away per product.
-constexpr int64_t kAmxPanelBytes = 1 << 20;
-constexpr int64_t kAmxActBytes = 512 << 10;
+// Quantized weights convert to BF16 at a higher cost per element than their integer unpacking,
+// so AMX pays from about 64 tokens on: kernels_bench (DUET_BENCH_HOT=1, 2 threads) 4864 x 896
+// Q4_0 at 16 / 64 / 128 tokens: VNNI 0.32 / 0.93 / 1.86 ms, AMX 0.64 / 1.00 / 1.31 ms.
+constexpr int64_t kAmxQuantMinTok = 64;
+// Cache blocking (see amxPanel): a K block's slice of one row pair or one token-vector pair is
+// 4 KiB per chunk (two 1 KiB tiles, high and low parts); the row slices of a panel and the token
+// slices of a pass get kAmxSliceBytes each, so both stay in L2 (~1 MiB measured fast here).
+constexpr int64_t kAmxMaxChunks = 32;
+constexpr int64_t kAmxSliceBytes = 512 << 10;
 
 void matmulAmx(const MatrixView& w, const float* x, int64_t nTok, float* y, ThreadPool& pool) {
   const int64_t cols = w.cols, rows = w.rows, nChunks = amxChunks(cols), kp = 32 * nChunks;
   const int64_t nVec = (nTok + 15) / 16;
   ActScratch& a = actScratch();
-  uint16_t* hi = grow(a.amxHi, static_cast<size_t>(nVec * nChunks * 512));
-  uint16_t* lo = grow(a.amxLo, static_cast<size_t>(nVec * nChunks * 512));
+  uint16_t* hi = grow64(a.amxHi, static_cast<size_t>(nVec * nChunks * 512));
+  uint16_t* lo = grow64(a.amxLo, static_cast<size_t>(nVec * nChunks * 512));
   pool.run([&](int ith, int nth) {
     int64_t v0, v1;
     ThreadPool::split(nVec, ith, nth, v0, v1);
     amxPackActs(x, cols, nTok, v0, v1, hi, lo);
   });
   const AmxActs acts{hi, lo, nChunks, nVec};
-  const int64_t groupBytes = 16 * kp * 4;  // 16 converted rows, both parts
-  const int64_t panelGroups = std::max<int64_t>(2, kAmxPanelBytes / groupBytes) & ~int64_t{1};
-  const int64_t vecBlock = std::max<int64_t>(2, kAmxActBytes / (16 * kp * 4)) & ~int64_t{1};
+  const int64_t kc = std::min(nChunks, kAmxMaxChunks);
+  const int64_t pairSlice = 4096 * kc;
+  const int64_t panelGroups = 2 * std::max<int64_t>(1, kAmxSliceBytes / pairSlice);
+  const AmxBlocking blk{kc, std::max<int64_t>(1, kAmxSliceBytes / pairSlice)};
   pool.run([&](int ith, int nth) {
     const int64_t nGroups = (rows + 15) / 16;
     int64_t g0, g1;
@@ -95,23 +116,18 @@ void matmulAmx(const MatrixView& w, const float* x, int64_t nTok, float* y, Thre
     if (g0 >= g1) return;
     WeightScratch& s = weightScratch();
     const int64_t panel = std::min(panelGroups, g1 - g0);
-    uint16_t* wHi = grow(s.amxHi, static_cast<size_t>(panel * 16 * kp));
-    uint16_t* wLo = grow(s.amxLo, static_cast<size_t>(panel * 16 * kp));
-    float* rowBuf = grow(s.wf, static_cast<size_t>(cols));
+    uint16_t* wHi = grow64(s.amxHi, static_cast<size_t>(panel * 16 * kp));
+    uint16_t* wLo = grow64(s.amxLo, static_cast<size_t>(panel * 16 * kp));
+    AmxRowScratch rs{grow(s.q, static_cast<size_t>(cols)), grow(s.ws, static_cast<size_t>(cols / 16 + 1)),
+                      grow(s.offs, static_cast<size_t>(cols / 16 + 1)), grow(s.wf, static_cast<size_t>(cols))};
+    float* cbuf = grow64f(s.amxC, static_cast<size_t>((panel + 1) / 2 * ((nVec + 1) / 2) * 1024));
     AmxTerm terms[3];
     const int nTerms = amxTerms(w.type, terms);
     amxBegin();
     for (int64_t p0 = g0; p0 < g1; p0 += panel) {
       const int64_t pn = std::min(panel, g1 - p0), r0 = 16 * p0;
-      amxConvertRows(w, r0, std::min<int64_t>(16 * pn, rows - r0), 16 * pn, wHi, wLo, rowBuf);
-      for (int64_t vb = 0; vb < nVec; vb += vecBlock) {
-        const int64_t ve = std::min(nVec, vb + vecBlock);
-        for (int64_t g = 0; g < pn; g += 2) {
-          const int n = static_cast<int>(std::min<int64_t>(2, pn - g));
-          amxRowGroups(wHi + g * 16 * kp, wLo + g * 16 * kp, kp, n, acts, terms, nTerms, vb, ve, r0 + 16 * g,
-                       rows, nTok, y, rows);
-        }
-      }
+      amxConvertRows(w, r0, std::min<int64_t>(16 * pn, rows - r0), 16 * pn, wHi, wLo, rs);
+      amxPanel(wHi, wLo, kp, pn, acts, terms, nTerms, blk, r0, rows, nTok, y, rows, cbuf);
     }
     amxEnd();
   });
@@ -125,7 +141,8 @@ void matmulFloat(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
 #if defined(DUET_AMX)
   // F16 / BF16 weights are exact in the split, so only the activations' 16 bits limit it (finer
   // than the F16 activations llama.cpp uses). F32 weights would lose 8 of 24 bits, which the
-  // forward-pass tests see in the logits, so they stay on the F32 FMA tiles.
+  // forward-pass tests see in the logits (2.1e-3 of the logit RMS against a 2e-3 bound), so they
+  // stay on the F32 FMA tiles.
   if (nTok >= kAmxMinTok && w.type != GgmlType::kF32 && amxUsable()) return matmulAmx(w, x, nTok, y, pool);
 #endif
 #if defined(DUET_AVX512VNNI)
@@ -182,6 +199,9 @@ void matmulQuant(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
   const int64_t cols = w.cols, rows = w.rows, nb = cols / 32;
   const int gs = unpackGroupSize(w.type);
   const int64_t nG = cols / gs;
+#if defined(DUET_AMX)
+  if (nTok >= kAmxQuantMinTok && amxUsable()) return matmulAmx(w, x, nTok, y, pool);
+#endif
   ActScratch& a = actScratch();
   grow(a.qs, static_cast<size_t>(nTok * cols));
   grow(a.da, static_cast<size_t>(nTok * nb));
@@ -317,7 +337,7 @@ float dotRow(const MatrixView& w, int64_t r, const float* x) {
 
 const char* prefillKernelName() {
 #if defined(DUET_AMX)
-  if (amxUsable()) return "amx-bf16x3 (F16/BF16), avx512-vnni";
+  if (amxUsable()) return "amx-bf16 (F16/BF16; quantized from 64 tokens), avx512";
 #endif
 #if defined(DUET_AVX512VNNI)
   return "avx512-vnni";

@@ -33,9 +33,9 @@ void matmul(const MatrixView& w, const float* x, int64_t nTok, float* y, ThreadP
 // Dot product of weight row r with float vector x (reference-speed helper, any type).
 float dotRow(const MatrixView& w, int64_t r, const float* x);
 
-// The prefill kernels in use: "amx-bf16x3 (F16/BF16), avx512-vnni" (the tile unit for F16 and
-// BF16 weights, matmul_amx.cpp), "avx512-vnni", "avx2" or "scalar". Decode (a few tokens) always
-// takes the row-dot kernels.
+// The prefill kernels in use: "amx-bf16 (...)" (the tile unit, matmul_amx.cpp, for F16 / BF16
+// weights and for quantized ones from 64 tokens), "avx512-vnni", "avx2" or "scalar". Decode (a
+// few tokens) always takes the row-dot kernels.
 const char* prefillKernelName();
 // Turns the AMX prefill off or back on (the benchmarks and tests compare both paths); returns
 // whether it is in use afterwards: false where the build or the OS has no AMX. The environment

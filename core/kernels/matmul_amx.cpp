@@ -1,17 +1,20 @@
 // AMX prefill (Intel Sapphire Rapids and later): the matrix product runs on the tile unit in
-// BF16 with F32 accumulation, as a 3-term split so that results keep about 16 significant bits
+// BF16 with F32 accumulation, split into terms so that results keep about 16 significant bits
 // per factor instead of BF16's 8: with w = wh + wl and x = xh + xl (each part BF16),
 //   w * x ~= wh * xh + wh * xl + wl * xh      (the dropped wl * xl is below 2^-16 relative).
 // An F16 or BF16 weight is exact in wh + wl and x keeps 16 of F32's 24 bits (llama.cpp rounds
 // activations to F16's 11 for F16 weights), so tests/core/matmul_test.cpp holds this path to the
-// same 2e-5 bound as the F32 FMA one. Used for F16 / BF16 weights only: F32 weights would lose 8
-// bits, and for quantized weights, which need two terms, it measured no faster than the VNNI
-// integer path on the development machine, where a 1 KiB tile load costs about three products'
-// time (17 ns against 5.5 ns per TDPBF16PS), so the 2 x 2 blocking below is load-bound.
+// same 2e-5 bound as the F32 FMA one. Quantized weights (d * q + m, exact or nearly in wh + wl)
+// take xh only: BF16 activations are still finer than the 8-bit block codes of the integer
+// paths. F32 weights stay on the FMA path: they would lose 8 of 24 bits.
+// On the development machine one TDPBF16PS takes 5.5 ns and a 1 KiB tile load 2.6 ns from L1,
+// ~8 ns per product with operands in L2 and ~37 ns from L3 (a tile row that straddles two cache
+// lines costs 6x), hence 64-byte aligned buffers, 2 x 2 register blocking and the K-blocked loop
+// of amxPanel that keeps both operands' slices in L2.
 //
 // Data layout (see the Intel SDM, "Intel AMX"): C[m][n] += sum_k A[m][k] * B[k][n], with A a tile
-// of 16 rows x 32 BF16 (weight rows, row-major as converted) and B 16 rows x 16 pairs, where pair
-// (kp, n) holds elements 2kp and 2kp+1 of token n (activations, packed once per call).
+// of 16 rows x 32 BF16 (weight rows, tile-major as converted) and B 16 rows x 16 pairs, where
+// pair (kp, n) holds elements 2kp and 2kp+1 of token n (activations, packed once per call).
 #include "core/kernels/matmul_internal.h"
 
 #if defined(DUET_AMX)
@@ -98,35 +101,68 @@ bool setAmx(bool on) {
   return ok;
 }
 
+namespace {
+
+// In-register transpose of 16 x 16 dwords: on return r[c] holds what was column c.
+inline void transpose16(__m512i r[16]) {
+  __m512i t[16], u[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
+  // u[4 i + j], 128-bit lane L: column 4 L + j of rows 4 i .. 4 i + 3.
+  for (int i = 0; i < 4; ++i) {
+    u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+  for (int j = 0; j < 4; ++j) {
+    const __m512i x01 = _mm512_shuffle_i32x4(u[j], u[4 + j], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512i y01 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512i x23 = _mm512_shuffle_i32x4(u[j], u[4 + j], _MM_SHUFFLE(3, 2, 3, 2));
+    const __m512i y23 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], _MM_SHUFFLE(3, 2, 3, 2));
+    r[j] = _mm512_shuffle_i32x4(x01, y01, _MM_SHUFFLE(2, 0, 2, 0));
+    r[4 + j] = _mm512_shuffle_i32x4(x01, y01, _MM_SHUFFLE(3, 1, 3, 1));
+    r[8 + j] = _mm512_shuffle_i32x4(x23, y23, _MM_SHUFFLE(2, 0, 2, 0));
+    r[12 + j] = _mm512_shuffle_i32x4(x23, y23, _MM_SHUFFLE(3, 1, 3, 1));
+  }
+}
+
+}  // namespace
+
 void amxPackActs(const float* x, int64_t cols, int64_t nTok, int64_t v0, int64_t v1, uint16_t* hi,
                  uint16_t* lo) {
   const int64_t nChunks = amxChunks(cols);
-  const __m512i idx = _mm512_mullo_epi32(
-      _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(16));
   for (int64_t v = v0; v < v1; ++v) {
-    for (int t = 0; t < 16; ++t) {
-      const int64_t tok = 16 * v + t;
-      const float* xr = x + tok * cols;
-      for (int64_t c = 0; c < nChunks; ++c) {
-        const int64_t k = 32 * c;
+    for (int64_t c = 0; c < nChunks; ++c) {
+      const int64_t k = 32 * c;
+      // Row t = token 16 v + t's 16 pairs of the chunk; transposed, row kp = pair kp of the 16
+      // tokens, which is the B tile's row kp.
+      __m512i h[16], l[16];
+      for (int t = 0; t < 16; ++t) {
+        const int64_t tok = 16 * v + t;
         __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
         if (tok < nTok) {
+          const float* xr = x + tok * cols;
           a0 = _mm512_maskz_loadu_ps(firstN(cols - k), xr + k);
           a1 = _mm512_maskz_loadu_ps(firstN(cols - k - 16), xr + k + 16);
         }
-        __m512i h, l;
-        split32(a0, a1, h, l);
-        // Pair kp of this token goes to dword kp * 16 + t of the chunk's 1 KiB block.
-        const size_t block = static_cast<size_t>(v * nChunks + c) * 512;
-        _mm512_i32scatter_epi32(hi + block + 2 * t, idx, h, 4);
-        _mm512_i32scatter_epi32(lo + block + 2 * t, idx, l, 4);
+        split32(a0, a1, h[t], l[t]);
+      }
+      transpose16(h);
+      transpose16(l);
+      const size_t block = static_cast<size_t>(v * nChunks + c) * 512;
+      for (int kp = 0; kp < 16; ++kp) {
+        _mm512_storeu_si512(hi + block + 32 * kp, h[kp]);
+        _mm512_storeu_si512(lo + block + 32 * kp, l[kp]);
       }
     }
   }
 }
 
 void amxConvertRows(const MatrixView& w, int64_t r0, int64_t n, int64_t nPad, uint16_t* hi, uint16_t* lo,
-                    float* rowBuf) {
+                    AmxRowScratch& scratch) {
   const int64_t cols = w.cols, kp = 32 * amxChunks(cols);
   for (int64_t i = 0; i < nPad; ++i) {
     // Tile-major: row i's chunk c is at (i / 16) * 16 * kp + c * 512 + (i % 16) * 32.
@@ -140,10 +176,50 @@ void amxConvertRows(const MatrixView& w, int64_t r0, int64_t n, int64_t nPad, ui
       continue;
     }
     const void* row = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r0 + i) * w.rowBytes;
+    if (const int gs = unpackGroupSize(w.type); gs > 0) {
+      // Quantized: the SIMD unpacker gives codes q and per-group ws / offs; w = ws * q + offs.
+      unpackRow(w.type, row, cols, scratch.q, scratch.ws, scratch.offs);
+      for (int64_t k = 0; k < cols; k += 32) {  // quantized rows are whole blocks: kp == cols
+        __m512 a[2];
+        for (int u = 0; u < 2; ++u) {
+          const int64_t g = (k + 16 * u) / gs;
+          const __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
+              _mm_loadu_si128(reinterpret_cast<const __m128i*>(scratch.q + k + 16 * u))));
+          a[u] = _mm512_fmadd_ps(q, _mm512_set1_ps(scratch.ws[g]), _mm512_set1_ps(scratch.offs[g]));
+        }
+        __m512i hv, lv;
+        split32(a[0], a[1], hv, lv);
+        _mm512_storeu_si512(h + k * 16, hv);
+        _mm512_storeu_si512(l + k * 16, lv);
+      }
+      continue;
+    }
+    if (w.type == GgmlType::kF16) {
+      // Straight from the halves: widening is exact, then the split (no float row buffer).
+      const auto* src = static_cast<const uint16_t*>(row);
+      for (int64_t k = 0; k < kp; k += 32) {
+        const __m512 a0 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(firstN(cols - k), src + k));
+        const __m512 a1 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(firstN(cols - k - 16), src + k + 16));
+        __m512i hv, lv;
+        split32(a0, a1, hv, lv);
+        _mm512_storeu_si512(h + k * 16, hv);
+        _mm512_storeu_si512(l + k * 16, lv);
+      }
+      continue;
+    }
+    if (w.type == GgmlType::kBF16) {
+      // The weight is its own high part; BF16 takes no low-part term (amxTerms), so lo stays unused.
+      const auto* src = static_cast<const uint16_t*>(row);
+      for (int64_t k = 0; k < kp; k += 32) {
+        const __mmask32 m = cols - k >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << (cols - k)) - 1);
+        _mm512_storeu_si512(h + k * 16, _mm512_maskz_loadu_epi16(m, src + k));
+      }
+      continue;
+    }
     const float* src = static_cast<const float*>(row);
     if (w.type != GgmlType::kF32) {
-      dequantizeRow(w.type, row, rowBuf, cols);
-      src = rowBuf;
+      dequantizeRow(w.type, row, scratch.f, cols);
+      src = scratch.f;
     }
     for (int64_t k = 0; k < kp; k += 32) {
       const __m512 a0 = _mm512_maskz_loadu_ps(firstN(cols - k), src + k);
@@ -157,11 +233,12 @@ void amxConvertRows(const MatrixView& w, int64_t r0, int64_t n, int64_t nPad, ui
 }
 
 int amxTerms(GgmlType t, AmxTerm* terms) {
-  // BF16 weights have no low part.
+  // BF16 weights have no low part. Quantized weights take the activations' high part only:
+  // BF16's 8 bits per value are still finer than the 8-bit block codes of the integer paths.
   int n = 0;
   terms[n++] = {false, false};
   if (t != GgmlType::kBF16) terms[n++] = {true, false};
-  terms[n++] = {false, true};
+  if (unpackGroupSize(t) == 0) terms[n++] = {false, true};
   return n;
 }
 
@@ -170,16 +247,24 @@ namespace {
 // C tiles 0..3 = (row group i, token vector j) at 2 i + j; A tiles 4/5 (row groups), B 6/7
 // (token vectors). Every step issues four products into four different accumulators, so no
 // product waits for the previous one's result, and each loaded tile serves two products.
+// Chunks [c0, c1) of K; the accumulators start at zero (first) or from c, and end in c.
 template <int NR, int NV>
 void amxTile(const uint16_t* wHi, const uint16_t* wLo, int64_t kp, const AmxActs& a, int64_t v,
-             const AmxTerm* terms, int nTerms, float* c) {
+             const AmxTerm* terms, int nTerms, int64_t c0, int64_t c1, bool first, float* c) {
   const size_t vStride = static_cast<size_t>(a.nChunks) * 512;
   memoryBarrier();
-  _tile_zero(0);
-  if constexpr (NV > 1) _tile_zero(1);
-  if constexpr (NR > 1) _tile_zero(2);
-  if constexpr (NR > 1 && NV > 1) _tile_zero(3);
-  for (int64_t ch = 0; ch < a.nChunks; ++ch) {
+  if (first) {
+    _tile_zero(0);
+    if constexpr (NV > 1) _tile_zero(1);
+    if constexpr (NR > 1) _tile_zero(2);
+    if constexpr (NR > 1 && NV > 1) _tile_zero(3);
+  } else {
+    _tile_loadd(0, c, 64);
+    if constexpr (NV > 1) _tile_loadd(1, c + 256, 64);
+    if constexpr (NR > 1) _tile_loadd(2, c + 512, 64);
+    if constexpr (NR > 1 && NV > 1) _tile_loadd(3, c + 768, 64);
+  }
+  for (int64_t ch = c0; ch < c1; ++ch) {
     for (int tm = 0; tm < nTerms; ++tm) {
       const uint16_t* wa = (terms[tm].wLo ? wLo : wHi) + 512 * ch;
       const uint16_t* xb = (terms[tm].xLo ? a.lo : a.hi) + (static_cast<size_t>(v * a.nChunks + ch)) * 512;
@@ -216,40 +301,55 @@ void amxEnd() {
   _tile_release();
 }
 
-void amxRowGroups(const uint16_t* wHi, const uint16_t* wLo, int64_t kp, int nGroups, const AmxActs& a,
-                  const AmxTerm* terms, int nTerms, int64_t v0, int64_t v1, int64_t r0, int64_t rows,
-                  int64_t nTok, float* y, int64_t ldy) {
-  alignas(64) float c[4 * 256];
-  const __m512i col = _mm512_mullo_epi32(
-      _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(16));
-  for (int64_t v = v0; v < v1; v += 2) {
-    const int nv = v1 - v >= 2 ? 2 : 1;
-    if (nGroups >= 2) {
-      if (nv == 2)
-        amxTile<2, 2>(wHi, wLo, kp, a, v, terms, nTerms, c);
-      else
-        amxTile<2, 1>(wHi, wLo, kp, a, v, terms, nTerms, c);
-    } else {
-      if (nv == 2)
-        amxTile<1, 2>(wHi, wLo, kp, a, v, terms, nTerms, c);
-      else
-        amxTile<1, 1>(wHi, wLo, kp, a, v, terms, nTerms, c);
-    }
-    // Tile 2 i + j holds c[m][n] = row r0 + 16 i + m, token 16 (v + j) + n; y wants [token][row].
-    for (int i = 0; i < std::min(nGroups, 2); ++i) {
-      const int64_t rg = r0 + 16 * i;
-      const __mmask16 m = firstN(rows - rg);
-      for (int j = 0; j < nv; ++j) {
-        const float* ct = c + 256 * (2 * i + j);
-        const int64_t t0 = 16 * (v + j), nT = std::min<int64_t>(16, nTok - t0);
-        for (int64_t n = 0; n < nT; ++n) {
-          const __m512 vals =
-              _mm512_i32gather_ps(_mm512_add_epi32(col, _mm512_set1_epi32(static_cast<int>(n))), ct, 4);
-          _mm512_mask_storeu_ps(y + (t0 + n) * ldy + rg, m, vals);
+void amxPanel(const uint16_t* wHi, const uint16_t* wLo, int64_t kp, int64_t nGroups, const AmxActs& a,
+              const AmxTerm* terms, int nTerms, const AmxBlocking& blk, int64_t r0, int64_t rows,
+              int64_t nTok, float* y, int64_t ldy, float* cbuf) {
+  const int64_t nRP = (nGroups + 1) / 2, nVP = (a.nVec + 1) / 2;
+  // K outermost in blocks of blk.chunks, so that the blocks' slices of this panel's rows and of
+  // blk.vecPairs token-vector pairs stay in L2 while all their products run (an L3 operand
+  // makes a product ~5x slower); partial sums wait in cbuf between K blocks.
+  for (int64_t c0 = 0; c0 < a.nChunks; c0 += blk.chunks) {
+    const int64_t c1 = std::min(a.nChunks, c0 + blk.chunks);
+    for (int64_t vp0 = 0; vp0 < nVP; vp0 += blk.vecPairs) {
+      const int64_t vp1 = std::min(nVP, vp0 + blk.vecPairs);
+      for (int64_t rp = 0; rp < nRP; ++rp) {
+        const bool twoRows = nGroups - 2 * rp >= 2;
+        const uint16_t* h = wHi + 2 * rp * 16 * kp;
+        const uint16_t* l = wLo + 2 * rp * 16 * kp;
+        for (int64_t vp = vp0; vp < vp1; ++vp) {
+          const bool twoVecs = a.nVec - 2 * vp >= 2;
+          float* c = cbuf + (rp * nVP + vp) * 1024;
+          if (twoRows && twoVecs)
+            amxTile<2, 2>(h, l, kp, a, 2 * vp, terms, nTerms, c0, c1, c0 == 0, c);
+          else if (twoRows)
+            amxTile<2, 1>(h, l, kp, a, 2 * vp, terms, nTerms, c0, c1, c0 == 0, c);
+          else if (twoVecs)
+            amxTile<1, 2>(h, l, kp, a, 2 * vp, terms, nTerms, c0, c1, c0 == 0, c);
+          else
+            amxTile<1, 1>(h, l, kp, a, 2 * vp, terms, nTerms, c0, c1, c0 == 0, c);
         }
       }
     }
   }
+  // Tile 2 i + j of (rp, vp) holds c[m][n] = row r0 + 16 (2 rp + i) + m, token 16 (2 vp + j) + n;
+  // y wants [token][row].
+  const __m512i col = _mm512_mullo_epi32(
+      _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(16));
+  for (int64_t rp = 0; rp < nRP; ++rp)
+    for (int64_t vp = 0; vp < nVP; ++vp)
+      for (int i = 0; i < 2 && 2 * rp + i < nGroups; ++i) {
+        const int64_t rg = r0 + 16 * (2 * rp + i);
+        const __mmask16 m = firstN(rows - rg);
+        for (int j = 0; j < 2 && 2 * vp + j < a.nVec; ++j) {
+          const float* ct = cbuf + (rp * nVP + vp) * 1024 + 256 * (2 * i + j);
+          const int64_t t0 = 16 * (2 * vp + j), nT = std::min<int64_t>(16, nTok - t0);
+          for (int64_t n = 0; n < nT; ++n) {
+            const __m512 vals =
+                _mm512_i32gather_ps(_mm512_add_epi32(col, _mm512_set1_epi32(static_cast<int>(n))), ct, 4);
+            _mm512_mask_storeu_ps(y + (t0 + n) * ldy + rg, m, vals);
+          }
+        }
+      }
 }
 
 }  // namespace duet::kernels::detail

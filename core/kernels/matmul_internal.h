@@ -137,25 +137,38 @@ void amxPackActs(const float* x, int64_t cols, int64_t nTok, int64_t v0, int64_t
 // Converts weight rows [r0, r0 + n) into BF16 parts hi/lo, then zero rows up to nPad (a multiple
 // of 16). Tile-major, so each A tile is 1 KiB contiguous: row i, chunk c starts at element
 // (i / 16) * 16 * kp + c * 512 + (i % 16) * 32, with kp = 32 * amxChunks(cols).
-// w is a float type (F32 / F16 / BF16); rowBuf: [cols] floats of scratch.
+// Per-thread scratch of amxConvertRows for one row: q [cols], ws / offs [cols / 16], f [cols].
+struct AmxRowScratch {
+  uint8_t* q;
+  float* ws;
+  float* offs;
+  float* f;
+};
 void amxConvertRows(const MatrixView& w, int64_t r0, int64_t n, int64_t nPad, uint16_t* hi, uint16_t* lo,
-                    float* rowBuf);
+                    AmxRowScratch& scratch);
 // One product of the split: weight part (high or low) times activation part.
 struct AmxTerm {
   bool wLo;
   bool xLo;
 };
-// The terms float weight type t needs (3, or 2 for BF16) into terms; returns their number.
+// The terms weight type t needs (3 for F16 / F32, 2 for BF16 and quantized types) into terms;
+// returns their number.
 int amxTerms(GgmlType t, AmxTerm* terms);
 // Per calling thread, around amxRowGroups calls: loads / releases the tile configuration.
 void amxBegin();
 void amxEnd();
-// y[t * ldy + r] for rows r in [r0, min(r0 + 16 nGroups, rows)) of the converted rows wHi/wLo
-// (nGroups <= 2 groups of 16, stride kp) and the tokens of vectors [v0, v1) below nTok, summing
-// the given terms.
-void amxRowGroups(const uint16_t* wHi, const uint16_t* wLo, int64_t kp, int nGroups, const AmxActs& a,
-                  const AmxTerm* terms, int nTerms, int64_t v0, int64_t v1, int64_t r0, int64_t rows,
-                  int64_t nTok, float* y, int64_t ldy);
+// Cache blocking of amxPanel: K blocks of `chunks` 32-element chunks, `vecPairs` pairs of token
+// vectors per pass over the panel's rows.
+struct AmxBlocking {
+  int64_t chunks;
+  int64_t vecPairs;
+};
+// y[t * ldy + r] for the rows r in [r0, min(r0 + 16 nGroups, rows)) converted into wHi/wLo
+// (amxConvertRows, stride kp) and every token t < nTok, summing the given terms. cbuf: scratch of
+// ceil(nGroups / 2) * ceil(a.nVec / 2) * 1024 floats, 64-byte aligned.
+void amxPanel(const uint16_t* wHi, const uint16_t* wLo, int64_t kp, int64_t nGroups, const AmxActs& a,
+              const AmxTerm* terms, int nTerms, const AmxBlocking& blk, int64_t r0, int64_t rows, int64_t nTok,
+              float* y, int64_t ldy, float* cbuf);
 #endif
 
 }  // namespace duet::kernels::detail

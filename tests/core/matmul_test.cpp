@@ -97,6 +97,8 @@ std::string checkMatmul(const Weights& w, const std::vector<float>& x, int64_t n
   return os.str();
 }
 
+bool isFloatType(GgmlType t) { return t == GgmlType::kF32 || t == GgmlType::kF16 || t == GgmlType::kBF16; }
+
 const GgmlType kTypes[] = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ8_0,
                            GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1,
                            GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K};
@@ -167,12 +169,16 @@ TEST_P(MatmulVsReference, DotRowAndGetRow) {
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulVsReference, ::testing::ValuesIn(kTypes),
                          [](const auto& info) { return std::string(ggmlTypeName(info.param)); });
 
-// Where the AMX tile unit runs the F16 / BF16 prefill, the AVX-512 float tiles it replaces must
-// stay right too (other machines take them): both paths against the reference, with random and
-// exact activations, odd shapes (rows not a multiple of 16, cols not of 32 for the padding).
-TEST(Matmul, FloatPrefillWithAndWithoutAmx) {
+// Where the AMX tile unit runs the prefill (F16 / BF16, quantized types from 64 tokens), the
+// AVX-512 tiles it replaces must stay right too (other machines take them): both paths against
+// the reference, with random and exact activations, odd shapes (rows not a multiple of 16; for
+// float types cols not of 32, for the padding).
+TEST(Matmul, PrefillWithAndWithoutAmx) {
   ThreadPool pool(2);
   const bool haveAmx = setAmxPrefill(true);
+  struct Shape {
+    int64_t rows, cols, nTok;
+  };
   for (bool amx : {true, false}) {
     if (amx && !haveAmx) continue;
     setAmxPrefill(amx);
@@ -180,14 +186,17 @@ TEST(Matmul, FloatPrefillWithAndWithoutAmx) {
     if (!haveAmx) {
       EXPECT_FALSE(setAmxPrefill(true));
     }
-    for (GgmlType t : {GgmlType::kF16, GgmlType::kBF16, GgmlType::kF32}) {
-      for (auto [rows, cols, nTok] : {std::tuple<int64_t, int64_t, int64_t>{37, 100, 6}, {50, 896, 130},
-                                      {16, 64, 16}, {3, 4864, 33}}) {
-        const Weights w = makeWeights(t, rows, cols, 7);
+    for (GgmlType t : kTypes) {
+      const bool isFloat = isFloatType(t);
+      const std::vector<Shape> shapes =
+          isFloat ? std::vector<Shape>{{37, 100, 6}, {50, 896, 130}, {16, 64, 16}, {3, 4864, 33}}
+                  : std::vector<Shape>{{37, 512, 64}, {50, 1280, 130}, {17, 256, 200}};
+      for (const Shape& sh : shapes) {
+        const Weights w = makeWeights(t, sh.rows, sh.cols, 7);
         for (bool exact : {true, false}) {
-          if (exact && cols % 32 != 0) continue;  // exact activations are built per block of 32
-          const auto x = makeActs(nTok, cols, exact, 8);
-          const std::string err = checkMatmul(w, x, nTok, exact, pool);
+          if (exact && sh.cols % 32 != 0) continue;  // exact activations are built per block of 32
+          const auto x = makeActs(sh.nTok, sh.cols, exact, 8);
+          const std::string err = checkMatmul(w, x, sh.nTok, exact, pool);
           EXPECT_TRUE(err.empty()) << (amx ? "amx: " : "no amx: ") << err;
         }
       }
