@@ -28,6 +28,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/kernels/blocks.h"
 #include "core/kernels/quant.h"
 
 namespace duet::kernels::detail {
@@ -176,6 +177,32 @@ void amxConvertRows(const MatrixView& w, int64_t r0, int64_t n, int64_t nPad, ui
       continue;
     }
     const void* row = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r0 + i) * w.rowBytes;
+    if (w.type == GgmlType::kQ4_0 || w.type == GgmlType::kQ8_0) {
+      // The common symmetric types straight from their blocks, w = d * code (no unpacked row).
+      for (int64_t k = 0; k < cols; k += 32) {
+        __m512 a0, a1;
+        if (w.type == GgmlType::kQ4_0) {
+          const auto& b = static_cast<const BlockQ4_0*>(row)[k / 32];
+          const __m512 d = _mm512_set1_ps(_cvtsh_ss(b.d));
+          const __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)));
+          const __m512i eight = _mm512_set1_epi32(8), m4 = _mm512_set1_epi32(15);
+          a0 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(q, m4), eight)));
+          a1 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight)));
+        } else {
+          const auto& b = static_cast<const BlockQ8_0*>(row)[k / 32];
+          const __m512 d = _mm512_set1_ps(_cvtsh_ss(b.d));
+          a0 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+                                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)))));
+          a1 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+                                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 16)))));
+        }
+        __m512i hv, lv;
+        split32(a0, a1, hv, lv);
+        _mm512_storeu_si512(h + k * 16, hv);
+        _mm512_storeu_si512(l + k * 16, lv);
+      }
+      continue;
+    }
     if (const int gs = unpackGroupSize(w.type); gs > 0) {
       // Quantized: the SIMD unpacker gives codes q and per-group ws / offs; w = ws * q + offs.
       unpackRow(w.type, row, cols, scratch.q, scratch.ws, scratch.offs);
