@@ -37,6 +37,7 @@ T* grow(std::vector<T>& v, size_t n) {
   return v.data();
 }
 
+#if defined(DUET_AMX)
 // As grow(), but the returned pointer is 64-byte aligned: AMX tile rows that straddle two cache
 // lines load ~6x slower (2.6 vs 16 ns per 1 KiB tile measured on the development machine).
 uint16_t* grow64(std::vector<uint16_t>& v, size_t n) {
@@ -50,6 +51,7 @@ float* grow64f(std::vector<float>& v, size_t n) {
   const auto addr = reinterpret_cast<uintptr_t>(p);
   return p + ((64 - addr % 64) % 64) / sizeof(float);
 }
+#endif
 
 // Per-thread weight scratch: reused across calls, grown on demand (steady state allocates nothing).
 struct WeightScratch {

@@ -21,7 +21,9 @@
     defined(__AVX512VNNI__) && !defined(DUET_KERNELS_SCALAR)
 #define DUET_AVX512VNNI 1
 #endif
-#if defined(DUET_AVX512VNNI) && defined(__AMX_TILE__) && defined(__AMX_BF16__) && defined(__AVX512BF16__)
+// GCC spells the AMX macros __AMX_TILE__ / __AMX_BF16__, clang __AMXTILE__ / __AMXBF16__.
+#if defined(DUET_AVX512VNNI) && (defined(__AMX_TILE__) || defined(__AMXTILE__)) && \
+    (defined(__AMX_BF16__) || defined(__AMXBF16__)) && defined(__AVX512BF16__)
 #define DUET_AMX 1
 #endif
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__) && !defined(DUET_KERNELS_SCALAR)
