@@ -5,6 +5,7 @@
 // tokens = tokens processed per second, GOPS = 2 * rows * cols * nTok per second / 1e9.
 // K-quant types need cols % 256 == 0, so their 896-wide shapes use 1024.
 #include <benchmark/benchmark.h>
+#include <immintrin.h>
 
 #include <cstdlib>
 #include <map>
@@ -137,5 +138,83 @@ BENCHMARK(BM_ReadBandwidth)
     ->ArgsProduct({{1, 2}, {32, 1024}})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
+
+// Peak 16-lane F32 FMA rate of one core: 12 independent accumulator chains.
+void BM_FmaPeak(benchmark::State& state) {
+#if defined(__AVX512F__)
+  __m512 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
+  __m512 x = _mm512_set1_ps(0.999f), y = _mm512_set1_ps(0.001f);
+  for (auto _ : state) {
+    for (int rep = 0; rep < 1000; ++rep) {
+#pragma GCC unroll 12
+      for (int i = 0; i < 12; ++i) acc[i] = _mm512_fmadd_ps(acc[i], x, y);
+      asm volatile("" : "+v"(x));
+    }
+  }
+  for (int i = 0; i < 12; ++i) benchmark::DoNotOptimize(acc[i]);
+  // 12000 FMAs x 16 lanes x 2 flops per iteration.
+  state.counters["GFLOPS"] = benchmark::Counter(12000.0 * 32 / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+#else
+  state.SkipWithError("needs AVX-512");
+#endif
+}
+BENCHMARK(BM_FmaPeak);
+
+#if (defined(__AMX_TILE__) || defined(__AMXTILE__)) && (defined(__AMX_BF16__) || defined(__AMXBF16__))
+// BM_AmxTiles/<misaligned>/<KiB>: one BF16 tile product with its share of tile loads, the 2 x 2
+// pattern of core/kernels/matmul_amx.cpp (4 loads, 4 products), cycling through a working set of
+// KiB (16: L1, 1024: L2, 8192: L3); misaligned = 1 offsets the tiles by 16 bytes, so every row
+// straddles two cache lines. Counter ns_per_product.
+void BM_AmxTiles(benchmark::State& state) {
+  if (!kn::setAmxPrefill(true)) {
+    state.SkipWithError("no AMX (CPU or OS)");
+    return;
+  }
+  const int64_t kib = state.range(1);
+  static std::vector<uint16_t> raw;
+  raw.assign(static_cast<size_t>(kib) * 512 + 64, 0x3f80);  // BF16 1.0
+  uint16_t* base = raw.data() + ((64 - reinterpret_cast<uintptr_t>(raw.data()) % 64) % 64) / 2;
+  if (state.range(0)) base += 8;
+  const int64_t mask = kib - 1;  // kib tiles of 1 KiB; kib is a power of two
+  struct alignas(64) Cfg {
+    uint8_t palette = 1, start = 0, reserved[14] = {};
+    uint16_t colsb[16] = {};
+    uint8_t rows[16] = {};
+  } cfg;
+  for (int i = 0; i < 8; ++i) cfg.colsb[i] = 64, cfg.rows[i] = 16;
+  asm volatile("" : : : "memory");  // GCC's tile intrinsics do not say they read memory
+  _tile_loadconfig(&cfg);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  int64_t t = 0;
+  for (auto _ : state) {
+    for (int rep = 0; rep < 256; ++rep, t += 4) {
+      const uint16_t* p0 = base + (t & mask) * 512;
+      const uint16_t* p1 = base + ((t + 1) & mask) * 512;
+      const uint16_t* p2 = base + ((t + 2) & mask) * 512;
+      const uint16_t* p3 = base + ((t + 3) & mask) * 512;
+      _tile_loadd(4, p0, 64);
+      _tile_loadd(6, p2, 64);
+      _tile_dpbf16ps(0, 4, 6);
+      _tile_loadd(7, p3, 64);
+      _tile_dpbf16ps(1, 4, 7);
+      _tile_loadd(5, p1, 64);
+      _tile_dpbf16ps(2, 5, 6);
+      _tile_dpbf16ps(3, 5, 7);
+    }
+  }
+  alignas(64) float c[256];
+  _tile_stored(0, c, 64);
+  asm volatile("" : : : "memory");
+  _tile_release();
+  benchmark::DoNotOptimize(c[0]);
+  state.counters["ns_per_product"] = benchmark::Counter(
+      1024.0 * 1e-9, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_AmxTiles)->ArgNames({"misaligned", "KiB"})->ArgsProduct({{0, 1}, {16, 1024, 8192}});
+#endif
 
 }  // namespace
