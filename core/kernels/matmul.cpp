@@ -57,7 +57,7 @@ float* grow64f(std::vector<float>& v, size_t n) {
 struct WeightScratch {
   std::vector<uint8_t> q;
   std::vector<float> ws, offs, comb, wf;
-  std::vector<uint16_t> amxHi, amxLo;
+  std::vector<uint16_t> amxHi, amxLo, amxLo2;
   std::vector<float> amxC;
 };
 WeightScratch& weightScratch() {
@@ -70,7 +70,7 @@ struct ActScratch {
   std::vector<int8_t> qs, tqs;
   std::vector<int32_t> init, initQuad;
   std::vector<float> da, ds32, ds16, tda, tds32, tds16, xi;
-  std::vector<uint16_t> amxHi, amxLo;
+  std::vector<uint16_t> amxHi, amxLo, amxLo2;
 };
 ActScratch& actScratch() {
   thread_local ActScratch s;
@@ -99,14 +99,16 @@ void matmulAmx(const MatrixView& w, const float* x, int64_t nTok, float* y, Thre
   const int64_t cols = w.cols, rows = w.rows, nChunks = amxChunks(cols), kp = 32 * nChunks;
   const int64_t nVec = (nTok + 15) / 16;
   ActScratch& a = actScratch();
-  uint16_t* hi = grow64(a.amxHi, static_cast<size_t>(nVec * nChunks * 512));
-  uint16_t* lo = grow64(a.amxLo, static_cast<size_t>(nVec * nChunks * 512));
+  const size_t actElems = static_cast<size_t>(nVec * nChunks * 512);
+  const bool f32 = w.type == GgmlType::kF32;
+  uint16_t* const xParts[3] = {grow64(a.amxHi, actElems), grow64(a.amxLo, actElems),
+                               f32 ? grow64(a.amxLo2, actElems) : nullptr};
   pool.run([&](int ith, int nth) {
     int64_t v0, v1;
     ThreadPool::split(nVec, ith, nth, v0, v1);
-    amxPackActs(x, cols, nTok, v0, v1, hi, lo);
+    amxPackActs(x, cols, nTok, v0, v1, xParts);
   });
-  const AmxActs acts{hi, lo, nChunks, nVec};
+  const AmxActs acts{{xParts[0], xParts[1], xParts[2]}, nChunks, nVec};
   const int64_t kc = std::min(nChunks, kAmxMaxChunks);
   const int64_t pairSlice = 4096 * kc;
   const int64_t panelGroups = 2 * std::max<int64_t>(1, kAmxSliceBytes / pairSlice);
@@ -118,18 +120,19 @@ void matmulAmx(const MatrixView& w, const float* x, int64_t nTok, float* y, Thre
     if (g0 >= g1) return;
     WeightScratch& s = weightScratch();
     const int64_t panel = std::min(panelGroups, g1 - g0);
-    uint16_t* wHi = grow64(s.amxHi, static_cast<size_t>(panel * 16 * kp));
-    uint16_t* wLo = grow64(s.amxLo, static_cast<size_t>(panel * 16 * kp));
+    const size_t partElems = static_cast<size_t>(panel * 16 * kp);
+    uint16_t* const parts[3] = {grow64(s.amxHi, partElems), grow64(s.amxLo, partElems),
+                                f32 ? grow64(s.amxLo2, partElems) : nullptr};
     AmxRowScratch rs{grow(s.q, static_cast<size_t>(cols)), grow(s.ws, static_cast<size_t>(cols / 16 + 1)),
                       grow(s.offs, static_cast<size_t>(cols / 16 + 1)), grow(s.wf, static_cast<size_t>(cols))};
     float* cbuf = grow64f(s.amxC, static_cast<size_t>((panel + 1) / 2 * ((nVec + 1) / 2) * 1024));
-    AmxTerm terms[3];
+    AmxTerm terms[6];
     const int nTerms = amxTerms(w.type, terms);
     amxBegin();
     for (int64_t p0 = g0; p0 < g1; p0 += panel) {
       const int64_t pn = std::min(panel, g1 - p0), r0 = 16 * p0;
-      amxConvertRows(w, r0, std::min<int64_t>(16 * pn, rows - r0), 16 * pn, wHi, wLo, rs);
-      amxPanel(wHi, wLo, kp, pn, acts, terms, nTerms, blk, r0, rows, nTok, y, rows, cbuf);
+      amxConvertRows(w, r0, std::min<int64_t>(16 * pn, rows - r0), 16 * pn, parts, rs);
+      amxPanel(parts, kp, pn, acts, terms, nTerms, blk, r0, rows, nTok, y, rows, cbuf);
     }
     amxEnd();
   });
@@ -142,10 +145,10 @@ void matmulFloat(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
   const int64_t cols = w.cols, rows = w.rows;
 #if defined(DUET_AMX)
   // F16 / BF16 weights are exact in the split, so only the activations' 16 bits limit it (finer
-  // than the F16 activations llama.cpp uses). F32 models stay on the F32 FMA tiles: through AMX
-  // the qwen2 F32 forward test's logits were off by 2.03e-3 of their RMS (bound 2e-3), even with
-  // the weights split exactly into three BF16 parts (tried), i.e. from the activations' 16 bits.
-  if (nTok >= kAmxMinTok && w.type != GgmlType::kF32 && amxUsable()) return matmulAmx(w, x, nTok, y, pool);
+  // than the F16 activations llama.cpp uses). F32 takes both factors in three parts (six
+  // products): with two activation parts the qwen2 F32 forward test's logits were off by 2.03e-3
+  // of their RMS (bound 2e-3), even with the weights exact in three parts.
+  if (nTok >= kAmxMinTok && amxUsable()) return matmulAmx(w, x, nTok, y, pool);
 #endif
 #if defined(DUET_AVX512VNNI)
   if (nTok >= kFloatPrefillMinTok) {

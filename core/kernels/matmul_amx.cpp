@@ -56,17 +56,34 @@ struct alignas(64) TileConfig {
   uint8_t rows[16] = {};
 };
 
-// Splits 32 floats (two vectors) into BF16 high and low parts, 32 of each in element order.
-inline void split32(__m512 a0, __m512 a1, __m512i& hi, __m512i& lo) {
+// 32 floats (two vectors) rounded to BF16, 32 in element order; b0 / b1 get the rounded values
+// back as floats.
+inline __m512i roundBf16(__m512 a0, __m512 a1, __m512& b0, __m512& b1) {
   const __m256bh h0 = _mm512_cvtneps_pbh(a0), h1 = _mm512_cvtneps_pbh(a1);
   __m256i h0i, h1i;
   std::memcpy(&h0i, &h0, sizeof h0i);
   std::memcpy(&h1i, &h1, sizeof h1i);
-  const __m512 b0 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h0i), 16));
-  const __m512 b1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h1i), 16));
+  b0 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h0i), 16));
+  b1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h1i), 16));
+  return _mm512_inserti64x4(_mm512_castsi256_si512(h0i), h1i, 1);
+}
+
+// Splits 32 floats into BF16 high and low parts (each residual is exact in F32).
+inline void split32(__m512 a0, __m512 a1, __m512i& hi, __m512i& lo) {
+  __m512 b0, b1;
+  hi = roundBf16(a0, a1, b0, b1);
   const __m512bh l = _mm512_cvtne2ps_pbh(_mm512_sub_ps(a1, b1), _mm512_sub_ps(a0, b0));
   std::memcpy(&lo, &l, sizeof lo);
-  hi = _mm512_inserti64x4(_mm512_castsi256_si512(h0i), h1i, 1);
+}
+
+// Three BF16 parts, exact for any F32 (8 + 8 + 8 significant bits).
+inline void split32x3(__m512 a0, __m512 a1, __m512i& hi, __m512i& mid, __m512i& lo) {
+  __m512 b0, b1, c0, c1;
+  hi = roundBf16(a0, a1, b0, b1);
+  const __m512 r0 = _mm512_sub_ps(a0, b0), r1 = _mm512_sub_ps(a1, b1);
+  mid = roundBf16(r0, r1, c0, c1);
+  const __m512bh l = _mm512_cvtne2ps_pbh(_mm512_sub_ps(r1, c1), _mm512_sub_ps(r0, c0));
+  std::memcpy(&lo, &l, sizeof lo);
 }
 
 // GCC's tile intrinsics are asm statements that do not tell the compiler which memory they read
@@ -132,15 +149,16 @@ inline void transpose16(__m512i r[16]) {
 
 }  // namespace
 
-void amxPackActs(const float* x, int64_t cols, int64_t nTok, int64_t v0, int64_t v1, uint16_t* hi,
-                 uint16_t* lo) {
+void amxPackActs(const float* x, int64_t cols, int64_t nTok, int64_t v0, int64_t v1,
+                 uint16_t* const parts[3]) {
   const int64_t nChunks = amxChunks(cols);
+  const bool three = parts[2] != nullptr;
   for (int64_t v = v0; v < v1; ++v) {
     for (int64_t c = 0; c < nChunks; ++c) {
       const int64_t k = 32 * c;
       // Row t = token 16 v + t's 16 pairs of the chunk; transposed, row kp = pair kp of the 16
       // tokens, which is the B tile's row kp.
-      __m512i h[16], l[16];
+      __m512i h[16], l[16], l2[16];
       for (int t = 0; t < 16; ++t) {
         const int64_t tok = 16 * v + t;
         __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
@@ -149,30 +167,36 @@ void amxPackActs(const float* x, int64_t cols, int64_t nTok, int64_t v0, int64_t
           a0 = _mm512_maskz_loadu_ps(firstN(cols - k), xr + k);
           a1 = _mm512_maskz_loadu_ps(firstN(cols - k - 16), xr + k + 16);
         }
-        split32(a0, a1, h[t], l[t]);
+        if (three)
+          split32x3(a0, a1, h[t], l[t], l2[t]);
+        else
+          split32(a0, a1, h[t], l[t]);
       }
-      transpose16(h);
-      transpose16(l);
       const size_t block = static_cast<size_t>(v * nChunks + c) * 512;
-      for (int kp = 0; kp < 16; ++kp) {
-        _mm512_storeu_si512(hi + block + 32 * kp, h[kp]);
-        _mm512_storeu_si512(lo + block + 32 * kp, l[kp]);
+      __m512i* regs[3] = {h, l, l2};
+      for (int part = 0; part < (three ? 3 : 2); ++part) {
+        transpose16(regs[part]);
+        for (int kp = 0; kp < 16; ++kp) _mm512_storeu_si512(parts[part] + block + 32 * kp, regs[part][kp]);
       }
     }
   }
 }
 
-void amxConvertRows(const MatrixView& w, int64_t r0, int64_t n, int64_t nPad, uint16_t* hi, uint16_t* lo,
+void amxConvertRows(const MatrixView& w, int64_t r0, int64_t n, int64_t nPad, uint16_t* const parts[3],
                     AmxRowScratch& scratch) {
+  uint16_t* hi = parts[0];
+  uint16_t* lo = parts[1];
   const int64_t cols = w.cols, kp = 32 * amxChunks(cols);
   for (int64_t i = 0; i < nPad; ++i) {
     // Tile-major: row i's chunk c is at (i / 16) * 16 * kp + c * 512 + (i % 16) * 32.
     uint16_t* h = hi + (i / 16) * 16 * kp + (i % 16) * 32;
     uint16_t* l = lo + (i / 16) * 16 * kp + (i % 16) * 32;
+    uint16_t* l2 = w.type == GgmlType::kF32 ? parts[2] + (i / 16) * 16 * kp + (i % 16) * 32 : nullptr;
     if (i >= n) {
       for (int64_t k = 0; k < kp; k += 32) {
         _mm512_storeu_si512(h + k * 16, _mm512_setzero_si512());
         _mm512_storeu_si512(l + k * 16, _mm512_setzero_si512());
+        if (l2) _mm512_storeu_si512(l2 + k * 16, _mm512_setzero_si512());
       }
       continue;
     }
@@ -243,29 +267,33 @@ void amxConvertRows(const MatrixView& w, int64_t r0, int64_t n, int64_t nPad, ui
       }
       continue;
     }
-    const float* src = static_cast<const float*>(row);
-    if (w.type != GgmlType::kF32) {
-      dequantizeRow(w.type, row, scratch.f, cols);
-      src = scratch.f;
-    }
+    const float* src = static_cast<const float*>(row);  // F32: three exact parts
     for (int64_t k = 0; k < kp; k += 32) {
       const __m512 a0 = _mm512_maskz_loadu_ps(firstN(cols - k), src + k);
       const __m512 a1 = _mm512_maskz_loadu_ps(firstN(cols - k - 16), src + k + 16);
-      __m512i hv, lv;
-      split32(a0, a1, hv, lv);
+      __m512i hv, mv, lv;
+      split32x3(a0, a1, hv, mv, lv);
       _mm512_storeu_si512(h + k * 16, hv);
-      _mm512_storeu_si512(l + k * 16, lv);
+      _mm512_storeu_si512(l + k * 16, mv);
+      _mm512_storeu_si512(l2 + k * 16, lv);
     }
   }
 }
 
 int amxTerms(GgmlType t, AmxTerm* terms) {
+  int n = 0;
+  if (t == GgmlType::kF32) {
+    // Both factors in three parts (8 + 8 + 8 bits): the six products down to 2^-16 of the
+    // leading one, so only terms below 2^-24 relative are dropped, as in F32 arithmetic.
+    for (int wp = 0; wp < 3; ++wp)
+      for (int xp = 0; xp + wp < 3; ++xp) terms[n++] = {wp, xp};
+    return n;
+  }
   // BF16 weights have no low part. Quantized weights take the activations' high part only:
   // BF16's 8 bits per value are still finer than the 8-bit block codes of the integer paths.
-  int n = 0;
-  terms[n++] = {false, false};
-  if (t != GgmlType::kBF16) terms[n++] = {true, false};
-  if (unpackGroupSize(t) == 0) terms[n++] = {false, true};
+  terms[n++] = {0, 0};
+  if (t != GgmlType::kBF16) terms[n++] = {1, 0};
+  if (unpackGroupSize(t) == 0) terms[n++] = {0, 1};
   return n;
 }
 
@@ -276,8 +304,8 @@ namespace {
 // product waits for the previous one's result, and each loaded tile serves two products.
 // Chunks [c0, c1) of K; the accumulators start at zero (first) or from c, and end in c.
 template <int NR, int NV>
-void amxTile(const uint16_t* wHi, const uint16_t* wLo, int64_t kp, const AmxActs& a, int64_t v,
-             const AmxTerm* terms, int nTerms, int64_t c0, int64_t c1, bool first, float* c) {
+void amxTile(const uint16_t* const wp[3], int64_t kp, const AmxActs& a, int64_t v, const AmxTerm* terms,
+             int nTerms, int64_t c0, int64_t c1, bool first, float* c) {
   const size_t vStride = static_cast<size_t>(a.nChunks) * 512;
   memoryBarrier();
   if (first) {
@@ -293,8 +321,8 @@ void amxTile(const uint16_t* wHi, const uint16_t* wLo, int64_t kp, const AmxActs
   }
   for (int64_t ch = c0; ch < c1; ++ch) {
     for (int tm = 0; tm < nTerms; ++tm) {
-      const uint16_t* wa = (terms[tm].wLo ? wLo : wHi) + 512 * ch;
-      const uint16_t* xb = (terms[tm].xLo ? a.lo : a.hi) + (static_cast<size_t>(v * a.nChunks + ch)) * 512;
+      const uint16_t* wa = wp[terms[tm].wPart] + 512 * ch;
+      const uint16_t* xb = a.part[terms[tm].xPart] + (static_cast<size_t>(v * a.nChunks + ch)) * 512;
       _tile_loadd(4, wa, 64);
       _tile_loadd(6, xb, 64);
       if constexpr (NV > 1) _tile_loadd(7, xb + vStride, 64);
@@ -328,7 +356,7 @@ void amxEnd() {
   _tile_release();
 }
 
-void amxPanel(const uint16_t* wHi, const uint16_t* wLo, int64_t kp, int64_t nGroups, const AmxActs& a,
+void amxPanel(const uint16_t* const wParts[3], int64_t kp, int64_t nGroups, const AmxActs& a,
               const AmxTerm* terms, int nTerms, const AmxBlocking& blk, int64_t r0, int64_t rows,
               int64_t nTok, float* y, int64_t ldy, float* cbuf) {
   const int64_t nRP = (nGroups + 1) / 2, nVP = (a.nVec + 1) / 2;
@@ -341,19 +369,19 @@ void amxPanel(const uint16_t* wHi, const uint16_t* wLo, int64_t kp, int64_t nGro
       const int64_t vp1 = std::min(nVP, vp0 + blk.vecPairs);
       for (int64_t rp = 0; rp < nRP; ++rp) {
         const bool twoRows = nGroups - 2 * rp >= 2;
-        const uint16_t* h = wHi + 2 * rp * 16 * kp;
-        const uint16_t* l = wLo + 2 * rp * 16 * kp;
+        const size_t off = static_cast<size_t>(2 * rp * 16 * kp);
+        const uint16_t* wp[3] = {wParts[0] + off, wParts[1] + off, wParts[2] ? wParts[2] + off : nullptr};
         for (int64_t vp = vp0; vp < vp1; ++vp) {
           const bool twoVecs = a.nVec - 2 * vp >= 2;
           float* c = cbuf + (rp * nVP + vp) * 1024;
           if (twoRows && twoVecs)
-            amxTile<2, 2>(h, l, kp, a, 2 * vp, terms, nTerms, c0, c1, c0 == 0, c);
+            amxTile<2, 2>(wp, kp, a, 2 * vp, terms, nTerms, c0, c1, c0 == 0, c);
           else if (twoRows)
-            amxTile<2, 1>(h, l, kp, a, 2 * vp, terms, nTerms, c0, c1, c0 == 0, c);
+            amxTile<2, 1>(wp, kp, a, 2 * vp, terms, nTerms, c0, c1, c0 == 0, c);
           else if (twoVecs)
-            amxTile<1, 2>(h, l, kp, a, 2 * vp, terms, nTerms, c0, c1, c0 == 0, c);
+            amxTile<1, 2>(wp, kp, a, 2 * vp, terms, nTerms, c0, c1, c0 == 0, c);
           else
-            amxTile<1, 1>(h, l, kp, a, 2 * vp, terms, nTerms, c0, c1, c0 == 0, c);
+            amxTile<1, 1>(wp, kp, a, 2 * vp, terms, nTerms, c0, c1, c0 == 0, c);
         }
       }
     }

@@ -128,14 +128,13 @@ inline int64_t amxChunks(int64_t cols) { return (cols + 31) / 32; }
 // Activations packed for B tiles: token vector v (16 tokens), chunk c is a 1 KiB block at
 // (v * nChunks + c) * 512 BF16 elements, pair kp of token n at BF16 index 2 * (kp * 16 + n).
 struct AmxActs {
-  const uint16_t* hi;
-  const uint16_t* lo;
+  const uint16_t* part[3];  // high, low, and (for F32 weights) lowest BF16 parts
   int64_t nChunks;
   int64_t nVec;
 };
 // Packs token vectors [v0, v1) of x ([nTok][cols] floats; tokens past nTok are zero).
-void amxPackActs(const float* x, int64_t cols, int64_t nTok, int64_t v0, int64_t v1, uint16_t* hi,
-                 uint16_t* lo);
+// parts[2] may be null (two parts only).
+void amxPackActs(const float* x, int64_t cols, int64_t nTok, int64_t v0, int64_t v1, uint16_t* const parts[3]);
 // Converts weight rows [r0, r0 + n) into BF16 parts hi/lo, then zero rows up to nPad (a multiple
 // of 16). Tile-major, so each A tile is 1 KiB contiguous: row i, chunk c starts at element
 // (i / 16) * 16 * kp + c * 512 + (i % 16) * 32, with kp = 32 * amxChunks(cols).
@@ -146,15 +145,16 @@ struct AmxRowScratch {
   float* offs;
   float* f;
 };
-void amxConvertRows(const MatrixView& w, int64_t r0, int64_t n, int64_t nPad, uint16_t* hi, uint16_t* lo,
+// parts: the BF16 parts' buffers (high, low, and for F32 a third, lowest one).
+void amxConvertRows(const MatrixView& w, int64_t r0, int64_t n, int64_t nPad, uint16_t* const parts[3],
                     AmxRowScratch& scratch);
 // One product of the split: weight part (high or low) times activation part.
 struct AmxTerm {
-  bool wLo;
-  bool xLo;
+  int wPart;  // weight part: 0 high, 1 low (F32: middle), 2 lowest (F32)
+  int xPart;  // activation part, the same
 };
-// The terms weight type t needs (3 for F16 / F32, 2 for BF16 and quantized types) into terms;
-// returns their number.
+// The terms weight type t needs (6 for F32, 3 for F16, 2 for BF16 and quantized types) into
+// terms (at most 6); returns their number.
 int amxTerms(GgmlType t, AmxTerm* terms);
 // Per calling thread, around amxRowGroups calls: loads / releases the tile configuration.
 void amxBegin();
@@ -165,10 +165,10 @@ struct AmxBlocking {
   int64_t chunks;
   int64_t vecPairs;
 };
-// y[t * ldy + r] for the rows r in [r0, min(r0 + 16 nGroups, rows)) converted into wHi/wLo
+// y[t * ldy + r] for the rows r in [r0, min(r0 + 16 nGroups, rows)) converted into wParts
 // (amxConvertRows, stride kp) and every token t < nTok, summing the given terms. cbuf: scratch of
 // ceil(nGroups / 2) * ceil(a.nVec / 2) * 1024 floats, 64-byte aligned.
-void amxPanel(const uint16_t* wHi, const uint16_t* wLo, int64_t kp, int64_t nGroups, const AmxActs& a,
+void amxPanel(const uint16_t* const wParts[3], int64_t kp, int64_t nGroups, const AmxActs& a,
               const AmxTerm* terms, int nTerms, const AmxBlocking& blk, int64_t r0, int64_t rows, int64_t nTok,
               float* y, int64_t ldy, float* cbuf);
 #endif
