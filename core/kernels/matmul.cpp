@@ -124,7 +124,7 @@ void matmulAmx(const MatrixView& w, const float* x, int64_t nTok, float* y, Thre
     uint16_t* const parts[3] = {grow64(s.amxHi, partElems), grow64(s.amxLo, partElems),
                                 f32 ? grow64(s.amxLo2, partElems) : nullptr};
     AmxRowScratch rs{grow(s.q, static_cast<size_t>(cols)), grow(s.ws, static_cast<size_t>(cols / 16 + 1)),
-                      grow(s.offs, static_cast<size_t>(cols / 16 + 1)), grow(s.wf, static_cast<size_t>(cols))};
+                      grow(s.offs, static_cast<size_t>(cols / 16 + 1))};
     float* cbuf = grow64f(s.amxC, static_cast<size_t>((panel + 1) / 2 * ((nVec + 1) / 2) * 1024));
     AmxTerm terms[6];
     const int nTerms = amxTerms(w.type, terms);

@@ -201,6 +201,12 @@ void amxConvertRows(const MatrixView& w, int64_t r0, int64_t n, int64_t nPad, ui
       continue;
     }
     const void* row = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r0 + i) * w.rowBytes;
+    auto store2 = [&](int64_t k, __m512 a0, __m512 a1) {  // elements k .. k + 31, two parts
+      __m512i hv, lv;
+      split32(a0, a1, hv, lv);
+      _mm512_storeu_si512(h + k * 16, hv);
+      _mm512_storeu_si512(l + k * 16, lv);
+    };
     if (w.type == GgmlType::kQ4_0 || w.type == GgmlType::kQ8_0) {
       // The common symmetric types straight from their blocks, w = d * code (no unpacked row).
       for (int64_t k = 0; k < cols; k += 32) {
@@ -220,10 +226,7 @@ void amxConvertRows(const MatrixView& w, int64_t r0, int64_t n, int64_t nPad, ui
           a1 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
                                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 16)))));
         }
-        __m512i hv, lv;
-        split32(a0, a1, hv, lv);
-        _mm512_storeu_si512(h + k * 16, hv);
-        _mm512_storeu_si512(l + k * 16, lv);
+        store2(k, a0, a1);
       }
       continue;
     }
@@ -238,24 +241,16 @@ void amxConvertRows(const MatrixView& w, int64_t r0, int64_t n, int64_t nPad, ui
               _mm_loadu_si128(reinterpret_cast<const __m128i*>(scratch.q + k + 16 * u))));
           a[u] = _mm512_fmadd_ps(q, _mm512_set1_ps(scratch.ws[g]), _mm512_set1_ps(scratch.offs[g]));
         }
-        __m512i hv, lv;
-        split32(a[0], a[1], hv, lv);
-        _mm512_storeu_si512(h + k * 16, hv);
-        _mm512_storeu_si512(l + k * 16, lv);
+        store2(k, a[0], a[1]);
       }
       continue;
     }
     if (w.type == GgmlType::kF16) {
       // Straight from the halves: widening is exact, then the split (no float row buffer).
       const auto* src = static_cast<const uint16_t*>(row);
-      for (int64_t k = 0; k < kp; k += 32) {
-        const __m512 a0 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(firstN(cols - k), src + k));
-        const __m512 a1 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(firstN(cols - k - 16), src + k + 16));
-        __m512i hv, lv;
-        split32(a0, a1, hv, lv);
-        _mm512_storeu_si512(h + k * 16, hv);
-        _mm512_storeu_si512(l + k * 16, lv);
-      }
+      for (int64_t k = 0; k < kp; k += 32)
+        store2(k, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(firstN(cols - k), src + k)),
+               _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(firstN(cols - k - 16), src + k + 16)));
       continue;
     }
     if (w.type == GgmlType::kBF16) {

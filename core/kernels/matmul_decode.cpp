@@ -153,6 +153,10 @@ struct QuadLayout {
 //   Q4_0 tg: none 39.8, 1024 45.9, 2048 51.4, 3072 53.5, 4096 52.1 tok/s;
 //   Q8_0 tg: none 32.4, 512 34.0, 1024 36.4, 2048 32.7;
 //   Q4_K_M (mostly Q5_0, Q8_0 output): Q5 none 35.1, 512 33.2, 1024 36.6, 2048 38.5, 4096 36.6.
+template <int N>
+inline void prefetchLines(const char* p) {
+  for (int i = 0; i < N; ++i) _mm_prefetch(p + 64 * i, _MM_HINT_T0);
+}
 constexpr int kPrefetchQ4 = 3072;
 constexpr int kPrefetchQ5 = 2048;
 //   qwen3-0.6b Q4_K_M (168 Q4_K, 29 Q6_K): K none 27.4, 1024 48.0, 2048 51.5, 3072 49.1, 4096 44.0.
@@ -178,8 +182,7 @@ void dotQuad(const void* const* rows, int64_t cols, const DecodeAct& a, float* o
     const __m128 da4 = _mm_loadu_ps(a.da + 4 * q);
     for (int r = 0; r < NR; ++r) {
       const uint8_t* p = static_cast<const uint8_t*>(rows[r]) + 4 * L::kSize * q;
-      _mm_prefetch(reinterpret_cast<const char*>(p) + kAhead, _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(p) + kAhead + 64, _MM_HINT_T0);
+      prefetchLines<2>(reinterpret_cast<const char*>(p) + kAhead);
       const __m512i w0 = _mm512_loadu_si512(p);
       const __m512i w1 = _mm512_maskz_loadu_epi8(tailMask, p + 64);  // never reads past block 3
       const __m512i qs = _mm512_permutex2var_epi8(w0, qsIdx, w1);
@@ -231,8 +234,7 @@ void dotQ8Quad(const void* const* rows, int64_t cols, const DecodeAct& a, float*
     for (int r = 0; r < NR; ++r) {
       const auto* b = static_cast<const BlockQ8_0*>(rows[r]) + 4 * q;
       const auto* p = reinterpret_cast<const uint8_t*>(b);
-      _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchQ8, _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchQ8 + 64, _MM_HINT_T0);
+      prefetchLines<2>(reinterpret_cast<const char*>(p) + kPrefetchQ8);
       auto pair = [&](int k) {
         const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].qs));
         const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k + 1].qs));
@@ -272,10 +274,7 @@ float dotK45(const void* row, int64_t cols, const DecodeAct& a) {
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), accMin = _mm512_setzero_ps();
   const __m512i m4 = _mm512_set1_epi8(15);
   for (int64_t i = 0; i < cols / 256; ++i) {
-    const char* ahead = reinterpret_cast<const char*>(b + i) + kPrefetchK;  // 144 / 176-byte blocks
-    _mm_prefetch(ahead, _MM_HINT_T0);
-    _mm_prefetch(ahead + 64, _MM_HINT_T0);
-    _mm_prefetch(ahead + 128, _MM_HINT_T0);
+    prefetchLines<3>(reinterpret_cast<const char*>(b + i) + kPrefetchK);  // 144 / 176-byte blocks
     const __m128 dm = twoHalves(b[i].d, b[i].dmin);
     const __m512 dvec = _mm512_permutexvar_ps(
         _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), _mm512_castps128_ps512(dm));
@@ -314,11 +313,7 @@ float dotQ6K(const void* row, int64_t cols, const DecodeAct& a) {
   const __m512i pairIdx = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
   const __m512i m4 = _mm512_set1_epi8(15);
   for (int64_t i = 0; i < cols / 256; ++i) {
-    const char* ahead = reinterpret_cast<const char*>(b + i) + kPrefetchK;  // 210-byte blocks
-    _mm_prefetch(ahead, _MM_HINT_T0);
-    _mm_prefetch(ahead + 64, _MM_HINT_T0);
-    _mm_prefetch(ahead + 128, _MM_HINT_T0);
-    _mm_prefetch(ahead + 192, _MM_HINT_T0);
+    prefetchLines<4>(reinterpret_cast<const char*>(b + i) + kPrefetchK);  // 210-byte blocks
     const __m512 sc = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
                                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[i].scales)))),
                                     _mm512_set1_ps(_cvtsh_ss(b[i].d)));

@@ -138,12 +138,11 @@ void amxPackActs(const float* x, int64_t cols, int64_t nTok, int64_t v0, int64_t
 // Converts weight rows [r0, r0 + n) into BF16 parts hi/lo, then zero rows up to nPad (a multiple
 // of 16). Tile-major, so each A tile is 1 KiB contiguous: row i, chunk c starts at element
 // (i / 16) * 16 * kp + c * 512 + (i % 16) * 32, with kp = 32 * amxChunks(cols).
-// Per-thread scratch of amxConvertRows for one row: q [cols], ws / offs [cols / 16], f [cols].
+// Per-thread scratch of amxConvertRows for one row: q [cols], ws / offs [cols / 16].
 struct AmxRowScratch {
   uint8_t* q;
   float* ws;
   float* offs;
-  float* f;
 };
 // parts: the BF16 parts' buffers (high, low, and for F32 a third, lowest one).
 void amxConvertRows(const MatrixView& w, int64_t r0, int64_t n, int64_t nPad, uint16_t* const parts[3],
