@@ -28,9 +28,20 @@ float dotT(const void* row, const float* x, int64_t cols) {
   __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   const __mmask16 all = 0xFFFF;
   int64_t k = 0;
-  for (; k + 64 <= cols; k += 64)
+  // Software prefetch 1 KiB ahead into L1 and 8 KiB ahead into L2 (rows of a thread's share are
+  // contiguous; past the end it is harmless). duet bench -t 2 --prompt-len 0, alternating runs:
+  // qwen2-0.5b F16 tg32 20.6 / 21.8 -> 24.0 / 23.5 tok/s; the 6.3 M F32 llama tg256 1081 / 1098
+  // -> 1309 / 1198.
+  constexpr int kElem = T == GgmlType::kF32 ? 4 : 2;  // bytes per weight: 64 weights = kElem lines
+  for (; k + 64 <= cols; k += 64) {
+    const char* p = static_cast<const char*>(row) + k * kElem;
+    for (int l = 0; l < kElem; ++l) {
+      _mm_prefetch(p + 1024 + 64 * l, _MM_HINT_T0);
+      _mm_prefetch(p + 8192 + 64 * l, _MM_HINT_T1);
+    }
     for (int u = 0; u < 4; ++u)
       acc[u] = _mm512_fmadd_ps(load16<T>(row, k + 16 * u, all), _mm512_loadu_ps(x + k + 16 * u), acc[u]);
+  }
   for (; k < cols; k += 16) {
     const int64_t n = std::min<int64_t>(16, cols - k);
     const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
@@ -44,7 +55,8 @@ inline __m256 load8(const void* row, int64_t k) {
   if constexpr (T == GgmlType::kF32) {
     return _mm256_loadu_ps(static_cast<const float*>(row) + k);
   } else {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(row) + k));
+    const __m128i h =
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(row) + k));
     if constexpr (T == GgmlType::kF16) return _mm256_cvtph_ps(h);
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
@@ -78,9 +90,12 @@ float dotT(const void* row, const float* x, int64_t cols) {
   float sum = 0.0f;
   for (int64_t k = 0; k < cols; ++k) {
     float w;
-    if constexpr (T == GgmlType::kF32) w = static_cast<const float*>(row)[k];
-    else if constexpr (T == GgmlType::kF16) w = fp16ToFp32(static_cast<const uint16_t*>(row)[k]);
-    else w = bf16ToFp32(static_cast<const uint16_t*>(row)[k]);
+    if constexpr (T == GgmlType::kF32)
+      w = static_cast<const float*>(row)[k];
+    else if constexpr (T == GgmlType::kF16)
+      w = fp16ToFp32(static_cast<const uint16_t*>(row)[k]);
+    else
+      w = bf16ToFp32(static_cast<const uint16_t*>(row)[k]);
     sum += w * x[k];
   }
   return sum;
@@ -91,10 +106,14 @@ float dotT(const void* row, const float* x, int64_t cols) {
 
 float dotFloatRow(GgmlType t, const void* row, const float* x, int64_t cols) {
   switch (t) {
-    case GgmlType::kF32: return dotT<GgmlType::kF32>(row, x, cols);
-    case GgmlType::kF16: return dotT<GgmlType::kF16>(row, x, cols);
-    case GgmlType::kBF16: return dotT<GgmlType::kBF16>(row, x, cols);
-    default: return 0.0f;
+    case GgmlType::kF32:
+      return dotT<GgmlType::kF32>(row, x, cols);
+    case GgmlType::kF16:
+      return dotT<GgmlType::kF16>(row, x, cols);
+    case GgmlType::kBF16:
+      return dotT<GgmlType::kBF16>(row, x, cols);
+    default:
+      return 0.0f;
   }
 }
 
@@ -138,8 +157,8 @@ void floatKernel(const float* wf, const float* xi, int64_t cols, int64_t v, int6
 }
 
 template <int R>
-void floatRows(const float* wf, const float* xi, int64_t cols, int64_t v0, int64_t v1, int64_t nTok,
-               float* y, int64_t ldy) {
+void floatRows(const float* wf, const float* xi, int64_t cols, int64_t v0, int64_t v1, int64_t nTok, float* y,
+               int64_t ldy) {
   // 6 rows x 4 token vectors: 24 accumulators, 10 loads per 24 FMAs (8 x 2 needed 10 per 16).
   int64_t v = v0;
   for (; v + 4 <= v1; v += 4) floatKernel<R, 4>(wf, xi, cols, v, nTok, y, ldy);
@@ -149,15 +168,27 @@ void floatRows(const float* wf, const float* xi, int64_t cols, int64_t v0, int64
 
 }  // namespace
 
-void floatPrefillTile(const float* wf, int nRows, const float* xi, int64_t cols, int64_t v0,
-                      int64_t v1, int64_t nTok, float* y, int64_t ldy) {
+void floatPrefillTile(const float* wf, int nRows, const float* xi, int64_t cols, int64_t v0, int64_t v1,
+                      int64_t nTok, float* y, int64_t ldy) {
   switch (nRows) {
-    case 6: floatRows<6>(wf, xi, cols, v0, v1, nTok, y, ldy); return;
-    case 5: floatRows<5>(wf, xi, cols, v0, v1, nTok, y, ldy); return;
-    case 4: floatRows<4>(wf, xi, cols, v0, v1, nTok, y, ldy); return;
-    case 3: floatRows<3>(wf, xi, cols, v0, v1, nTok, y, ldy); return;
-    case 2: floatRows<2>(wf, xi, cols, v0, v1, nTok, y, ldy); return;
-    default: floatRows<1>(wf, xi, cols, v0, v1, nTok, y, ldy); return;
+    case 6:
+      floatRows<6>(wf, xi, cols, v0, v1, nTok, y, ldy);
+      return;
+    case 5:
+      floatRows<5>(wf, xi, cols, v0, v1, nTok, y, ldy);
+      return;
+    case 4:
+      floatRows<4>(wf, xi, cols, v0, v1, nTok, y, ldy);
+      return;
+    case 3:
+      floatRows<3>(wf, xi, cols, v0, v1, nTok, y, ldy);
+      return;
+    case 2:
+      floatRows<2>(wf, xi, cols, v0, v1, nTok, y, ldy);
+      return;
+    default:
+      floatRows<1>(wf, xi, cols, v0, v1, nTok, y, ldy);
+      return;
   }
 }
 #endif
