@@ -76,6 +76,18 @@ inline void split32(__m512 a0, __m512 a1, __m512i& hi, __m512i& lo) {
   std::memcpy(&lo, &l, sizeof lo);
 }
 
+// The weights' split: the high part truncated (its bits masked off, so it needs no rounding and
+// no widening back), the low part rounded. Exact for values of up to 16 significant bits (F16,
+// Q4_0, Q5_0, K-quant products mostly); 3 vector ops per 16 values fewer than split32.
+inline void split32Trunc(__m512 a0, __m512 a1, __m512i& hi, __m512i& lo) {
+  const __m512 keep = _mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(0xFFFF0000u)));
+  const __m512 h0 = _mm512_and_ps(a0, keep), h1 = _mm512_and_ps(a1, keep);
+  const __m512bh hb = _mm512_cvtne2ps_pbh(h1, h0);  // exact: h0 / h1 are BF16 values
+  const __m512bh lb = _mm512_cvtne2ps_pbh(_mm512_sub_ps(a1, h1), _mm512_sub_ps(a0, h0));
+  std::memcpy(&hi, &hb, sizeof hi);
+  std::memcpy(&lo, &lb, sizeof lo);
+}
+
 // Three BF16 parts, exact for any F32 (8 + 8 + 8 significant bits).
 inline void split32x3(__m512 a0, __m512 a1, __m512i& hi, __m512i& mid, __m512i& lo) {
   __m512 b0, b1, c0, c1;
@@ -211,7 +223,7 @@ void amxConvertRows(const MatrixView& w, int64_t r0, int64_t n, int64_t nPad, ui
     }
     auto store2 = [&](int64_t k, __m512 a0, __m512 a1) {  // elements k .. k + 31, two parts
       __m512i hv, lv;
-      split32(a0, a1, hv, lv);
+      split32Trunc(a0, a1, hv, lv);
       _mm512_storeu_si512(h + k * 16, hv);
       _mm512_storeu_si512(l + k * 16, lv);
     };
