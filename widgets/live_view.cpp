@@ -85,7 +85,10 @@ void LiveView::onTokens(const QString& stage, const TokenBatch& batch) { viewFor
 
 void LiveView::onFinished(const ItemResult& r) {
   bool cancelled = false;
-  for (const auto& s : r.stages) cancelled |= s.stopReason == "cancelled";
+  for (const auto& s : r.stages) {
+    cancelled |= s.stopReason == "cancelled";
+    viewFor(toQString(s.stage))->completeWith(toQString(s.output));
+  }
   m_status->setText(cancelled ? tr("Stopped") : tr("Done: %1").arg(toQString(r.system)));
   // Tokens already streamed; attach what only the final records know (alternatives' texts are
   // already there), and show the verdict.

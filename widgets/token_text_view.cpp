@@ -40,6 +40,17 @@ void TokenTextView::appendTokens(const TokenBatch& batch) {
   if (atEnd) sb->setValue(sb->maximum());
 }
 
+void TokenTextView::completeWith(const QString& output) {
+  if (m_tokens.empty()) return;
+  const QString shown = tokenText();
+  if (output.size() <= shown.size() || !output.startsWith(shown)) return;
+  const QString tail = output.mid(shown.size());
+  m_tokens.back().text += tail;
+  QTextCursor c(document());
+  c.movePosition(QTextCursor::End);
+  c.insertText(tail, formatFor(tokenCount() - 1));
+}
+
 void TokenTextView::showStage(const StageRecord& stage) {
   clearTokens();
   if (stage.tokens.empty()) {
@@ -103,12 +114,16 @@ void TokenTextView::render(int from) {
   for (int i = from; i < tokenCount(); ++i) {
     const StreamToken& t = m_tokens[static_cast<size_t>(i)];
     if (t.text.isEmpty()) continue;
-    QTextCharFormat f;
-    f.setProperty(kTokenIndexProperty, i);
-    if (m_mode != PaintMode::kPlain) f.setBackground(colorFor(t));
-    c.insertText(t.text, f);
+    c.insertText(t.text, formatFor(i));
   }
   c.endEditBlock();
+}
+
+QTextCharFormat TokenTextView::formatFor(int i) const {
+  QTextCharFormat f;
+  f.setProperty(kTokenIndexProperty, i);
+  if (m_mode != PaintMode::kPlain) f.setBackground(colorFor(m_tokens[static_cast<size_t>(i)]));
+  return f;
 }
 
 QString TokenTextView::tooltipFor(int i) const {

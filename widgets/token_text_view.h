@@ -4,6 +4,7 @@
 // what is already shown); changing the paint mode re-renders once. Thread-safety: GUI thread.
 #pragma once
 
+#include <QTextCharFormat>
 #include <QTextEdit>
 #include <vector>
 
@@ -21,6 +22,10 @@ class TokenTextView : public QTextEdit {
 
   void clearTokens();
   void appendTokens(const TokenBatch& batch);
+  // Called with the stage's final output once it has ended: a run stopped from outside ends with
+  // text no token event carried (an incomplete UTF-8 character, a possible stop string's start);
+  // it is attached to the last token so the view shows exactly the stored output.
+  void completeWith(const QString& output);
   // A stored transcript's stage: its token records when kept, else its plain output.
   void showStage(const StageRecord& stage);
   void setPaintMode(PaintMode mode);
@@ -38,6 +43,7 @@ class TokenTextView : public QTextEdit {
  private:
   void render(int from);
   QColor colorFor(const StreamToken& t) const;
+  QTextCharFormat formatFor(int i) const;  // token i's character format (index, paint)
   std::vector<StreamToken> m_tokens;
   QString m_plainFallback;  // stage output shown when no token records were kept
   PaintMode m_mode = PaintMode::kPlain;

@@ -235,6 +235,8 @@ void registerGenerate(CLI::App& app, RunFn& run) {
       };
       auto r = generate(session, prompt, gp, onToken, &g_interrupted);
       if (!r) return fail(r.error());
+      if (!o->json && r->streamedBytes < r->text.size())  // the tail held back when Ctrl-C stopped it
+        std::fwrite(r->text.data() + r->streamedBytes, 1, r->text.size() - r->streamedBytes, stdout);
       const GenerateStats& st = r->stats;
       if (o->json) {
         printJsonLine({{"type", "stats"},

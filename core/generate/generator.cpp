@@ -95,10 +95,14 @@ class SeqState {
     ev.logprob = s.logprob;
     ev.top = std::move(s.top);
     ev.index = i;
-    if (!eog) {
-      ev.text = m_stops.push(m_detok.push(s.id), matched);
-    } else {
-      ev.text = m_stops.push(m_detok.flush(), matched);
+    // When this token is known to be the last one (end of generation, token budget, context),
+    // whatever the detokenizer and the stop matcher still hold goes out with it, so the streamed
+    // text equals the result's text. Only a stop from outside (cancel, callback) leaves a tail
+    // that no event carries; res.text has it and streamedBytes says where it starts.
+    const bool last = eog || i + 1 >= m_params.maxTokens || ctxLeft <= 0;
+    if (!eog) ev.text = m_stops.push(m_detok.push(s.id), matched);
+    if (last && !matched) {
+      ev.text += m_stops.push(m_detok.flush(), matched);
       if (!matched) ev.text += m_stops.flush();
     }
     res.text += ev.text;
@@ -117,6 +121,7 @@ class SeqState {
  private:
   int32_t finish(StopReason r) {
     res.stopReason = r;
+    res.streamedBytes = res.text.size();
     if (r != StopReason::kEog && r != StopReason::kStopString) {
       bool matched = false;
       std::string tail = m_stops.push(m_detok.flush(), matched);

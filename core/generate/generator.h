@@ -53,6 +53,10 @@ struct GenerateStats {
 struct GenerateResult {
   std::vector<int32_t> tokens;  // generated ids (including a final EOG token, if any)
   std::string text;             // generated text, cut before a matched stop string
+  // How much of text the token events carried. Less than text.size() only after a stop from
+  // outside (cancel, callback returning false): the rest is what the detokenizer (an incomplete
+  // UTF-8 character) or the stop matcher (a possible stop string's start) still held.
+  size_t streamedBytes = 0;
   StopReason stopReason = StopReason::kMaxTokens;
   GenerateStats stats;
 };

@@ -106,6 +106,41 @@ TEST_F(GenerateTest, StopStringCutsTheTextAndStops) {
   EXPECT_EQ(streamed, r.text);  // the stop string's prefix was held back, never streamed
 }
 
+// What the detokenizer (an incomplete UTF-8 character) or the stop matcher (a stop string's
+// start) still holds when generation ends goes out with the last token when the end is known
+// beforehand (the token budget); after a stop from outside it is in text past streamedBytes.
+TEST_F(GenerateTest, HeldTextIsStreamedWithTheLastTokenOrMarkedAsTail) {
+  GenerateParams p;
+  p.maxTokens = 24;
+  auto full = run(p);
+  ASSERT_EQ(full.tokens.size(), 24u);
+  // The text's last bytes start a stop string that never completes, so the matcher holds them
+  // at the end; the budget's stop must still stream them.
+  const std::string start = full.text.substr(full.text.size() - 2);
+  p.stopStrings = {start + "\x7f\x7f\x7f"};
+  std::string streamed;
+  auto r = run(p, [&](const TokenEvent& e) {
+    streamed += e.text;
+    return true;
+  });
+  EXPECT_EQ(r.stopReason, StopReason::kMaxTokens);
+  EXPECT_EQ(r.text, full.text);
+  EXPECT_EQ(streamed, r.text);
+  EXPECT_EQ(r.streamedBytes, r.text.size());
+
+  // Stopped by the callback at the same token: the held bytes are the tail past streamedBytes.
+  streamed.clear();
+  p.maxTokens = 100;
+  auto c = run(p, [&](const TokenEvent& e) {
+    streamed += e.text;
+    return e.index < 23;
+  });
+  EXPECT_EQ(c.stopReason, StopReason::kCallback);
+  EXPECT_EQ(c.text, full.text);
+  EXPECT_EQ(c.text.substr(0, c.streamedBytes), streamed);
+  EXPECT_LT(c.streamedBytes, c.text.size());
+}
+
 TEST_F(GenerateTest, CallbackAndCancelFromAnotherThreadStop) {
   GenerateParams p;
   p.maxTokens = 100;

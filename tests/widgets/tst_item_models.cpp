@@ -11,6 +11,7 @@
 
 #include "widgets/experiment_dialog.h"
 #include "widgets/experiment_models.h"
+#include "widgets/token_text_view.h"
 #include "widgets/run_models.h"
 #include "widgets/tradeoff_chart.h"
 #include "widgets/training_view.h"
@@ -65,6 +66,7 @@ class TestItemModels : public QObject {
   void trainingCsvIsParsedTolerantly();
   void trainingViewFollowsAGrowingLog();
   void experimentDialogSavesALoadableManifest();
+  void tokenViewCompletesAStoppedStream();
 };
 
 void TestItemModels::checkpointModel() {
@@ -267,6 +269,33 @@ void TestItemModels::experimentDialogSavesALoadableManifest() {
   QVERIFY(!dlg.saveTo(d + "/dup.json"));
   QVERIFY(!QFile::exists(d + "/dup.json"));
   QVERIFY(dlg.findChild<QLabel*>("experimentError")->text().contains("100"));
+}
+
+// A stream stopped from outside ends with bytes no token event carried (here the first two bytes
+// of a three-byte character, held by the detokenizer): the view attaches the stage output's rest
+// to the last token, and leaves a view that already shows it, or a different text, alone.
+void TestItemModels::tokenViewCompletesAStoppedStream() {
+  TokenTextView v;
+  v.setPaintMode(PaintMode::kProbability);
+  TokenBatch b;
+  for (const char* s : {"ab", " c"}) {
+    StreamToken t;
+    t.index = static_cast<int>(b.size());
+    t.text = QString::fromUtf8(s);
+    t.logprob = -0.5f;
+    b.push_back(t);
+  }
+  v.appendTokens(b);
+  const QString output = QString::fromUtf8(std::string("ab c\xe2\x82"));
+  v.completeWith(output);
+  QCOMPARE(v.tokenText(), output);
+  QCOMPARE(v.toPlainText(), output);
+  QCOMPARE(v.tokenCount(), 2);
+  QVERIFY(v.tooltipFor(1).contains(QChar::ReplacementCharacter));
+  v.completeWith(output);  // already complete: unchanged
+  QCOMPARE(v.toPlainText(), output);
+  v.completeWith(QStringLiteral("something else"));
+  QCOMPARE(v.tokenText(), output);
 }
 
 QTEST_MAIN(TestItemModels)
