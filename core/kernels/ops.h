@@ -22,6 +22,11 @@ float softmax(float* x, int n);
 // g[i] = silu(g[i]) * u[i]
 void siluMul(float* g, const float* u, int n);
 
+// x[i] = exp(x[i] - m); returns the sum of the new x. Both the values and the sum's order are
+// fixed by n alone, not by where x is in memory (so are siluMul's): a forward pass gives the same
+// bits in every session, which seeded sampling needs to reproduce a generation.
+float expSubSum(float* x, int n, float m);
+
 float dotF32(const float* a, const float* b, int n);
 float dotF32F16(const float* a, const uint16_t* b, int n);
 // y += a * x

@@ -285,9 +285,9 @@ void Session::attention(int layer, const int* seqs, const int* poss, int n) {
           Eigen::Map<Eigen::ArrayXf> rv(row, valid);
           const float newMax = std::max(mx[r], rv.maxCoeff());  // vectorized (was a scalar loop)
           const float corr = std::exp(mx[r] - newMax);  // 0 on the first tile (mx = -inf)
-          rv = (rv - newMax).exp();
+          const float rowSum = kernels::expSubSum(row, valid, newMax);
           std::fill(row + valid, row + T, 0.0f);
-          sum[r] = sum[r] * corr + rv.sum();
+          sum[r] = sum[r] * corr + rowSum;
           mx[r] = newMax;
           if (corr != 1.0f) Om.row(r) *= corr;
         }

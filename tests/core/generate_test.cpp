@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -218,6 +219,54 @@ TEST_F(GenerateTest, BatchedGenerationEqualsOneByOne) {
   }
   Session tooSmall(*s_model, SessionOptions{256, 16, 1, KvType::kF16, 2});
   EXPECT_FALSE(generateBatch(tooSmall, items).ok());
+}
+
+// A reused session (reset between prompts, as LocalModel does) gives what a fresh one gives.
+TEST_F(GenerateTest, ReusedSessionGivesWhatAFreshOneGives) {
+  const Tokenizer& tok = s_model->tokenizer();
+  GenerateParams p;
+  p.maxTokens = 40;
+  p.sampling.temperature = 0.8f;
+  p.sampling.seed = 3;
+  const auto a = tok.encode("user\nwhat is 0 plus 0?\nassistant\n<think>\nsome long signal text that goes on and on\n</think>", true);
+  const auto b = tok.encode("user\nwhat is 1 plus 1?\nassistant\n<think>\nx\n</think>", true);
+  for (int nb : {16, 128}) {
+    Session fresh(*s_model, SessionOptions{512, nb, 2, KvType::kF16});
+    auto rb = generate(fresh, b, p);
+    ASSERT_TRUE(rb.ok());
+    Session reused(*s_model, SessionOptions{512, nb, 2, KvType::kF16});
+    ASSERT_TRUE(generate(reused, a, p).ok());
+    reused.reset();
+    auto rb2 = generate(reused, b, p);
+    ASSERT_TRUE(rb2.ok());
+    EXPECT_EQ(rb->tokens, rb2->tokens) << "nBatch " << nb;
+  }
+}
+
+// The same prompt gives the same logits, to the bit, in every session, wherever the heap puts
+// the session's buffers (here shifted by small allocations kept alive between sessions). Eigen's
+// vectorized exp on unaligned maps once made the first session of a process differ from the
+// rest (1e-5 relative), enough for a sampled generation to diverge after a resume.
+TEST_F(GenerateTest, LogitsAreBitIdenticalInEverySession) {
+  const Tokenizer& tok = s_model->tokenizer();
+  const auto prompt = tok.encode(
+      "user\nwhat is 1 plus 1?\nassistant\n<think>\nsome long signal text that goes on and on and on "
+      "and then some more text\n</think>", true);
+  ASSERT_GT(prompt.size(), 64u);
+  const int nVocab = s_model->config().nVocab;
+  std::vector<float> ref;
+  std::vector<std::vector<char>> churn;
+  for (int rep = 0; rep < 8; ++rep) {
+    churn.emplace_back(static_cast<size_t>(1 + 24 * rep));
+    Session s(*s_model, SessionOptions{512, 128, 2, KvType::kF16});
+    ASSERT_TRUE(s.eval(prompt).ok());
+    std::vector<float> l(s.logits(), s.logits() + nVocab);
+    const int32_t next = 7;
+    ASSERT_TRUE(s.eval(std::span<const int32_t>(&next, 1)).ok());  // and one decode step
+    l.insert(l.end(), s.logits(), s.logits() + nVocab);
+    if (rep == 0) ref = l;
+    else EXPECT_EQ(std::memcmp(l.data(), ref.data(), l.size() * sizeof(float)), 0) << "session " << rep;
+  }
 }
 
 TEST_F(GenerateTest, EmptyPromptIsAnError) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 
 #include "core/gguf/gguf.h"
@@ -332,6 +333,46 @@ TEST(OpsTest, RmsNormRopeSoftmaxAgainstScalar) {
   for (int i = 0; i < 37; ++i) ref += a[i] * b[i];
   EXPECT_NEAR(kernels::dotF32(a.data(), b.data(), 37), ref, 1e-4);
   EXPECT_NEAR(kernels::dotF32F16(a.data(), bh.data(), 37), ref, 2e-3);
+}
+
+// siluMul and expSubSum against std::exp, and bit-identical at every offset of the buffer (the
+// results must not depend on the data's alignment; see LogitsAreBitIdenticalInEverySession).
+TEST(OpsTest, SiluAndExpSumAgainstScalarAtEveryAlignment) {
+  for (int n : {1, 5, 16, 17, 40, 131}) {
+    std::vector<float> g0(static_cast<size_t>(n)), u0(g0.size());
+    for (int i = 0; i < n; ++i) {
+      g0[static_cast<size_t>(i)] = std::sin(0.7f * i) * 6.0f;
+      u0[static_cast<size_t>(i)] = std::cos(0.3f * i);
+    }
+    std::vector<float> refSilu, refExp;
+    float refSum = 0;
+    for (int off = 0; off < 16; ++off) {
+      std::vector<float> gb(static_cast<size_t>(n + 16)), ub(gb.size()), xb(gb.size());
+      float *g = gb.data() + off, *u = ub.data() + off, *x = xb.data() + off;
+      std::copy(g0.begin(), g0.end(), g);
+      std::copy(u0.begin(), u0.end(), u);
+      std::copy(g0.begin(), g0.end(), x);
+      kernels::siluMul(g, u, n);
+      const float sum = kernels::expSubSum(x, n, 2.0f);
+      double want = 0;
+      for (int i = 0; i < n; ++i) {
+        const double gi = g0[static_cast<size_t>(i)];
+        EXPECT_NEAR(g[i], gi / (1 + std::exp(-gi)) * u0[static_cast<size_t>(i)], 1e-5 * (1 + std::fabs(gi)));
+        EXPECT_NEAR(x[i], std::exp(gi - 2.0), 1e-5 * std::exp(gi - 2.0));
+        want += std::exp(gi - 2.0);
+      }
+      EXPECT_NEAR(sum, want, 1e-5 * want);
+      if (off == 0) {
+        refSilu.assign(g, g + n);
+        refExp.assign(x, x + n);
+        refSum = sum;
+      } else {
+        EXPECT_EQ(std::memcmp(g, refSilu.data(), sizeof(float) * n), 0) << "n " << n << " offset " << off;
+        EXPECT_EQ(std::memcmp(x, refExp.data(), sizeof(float) * n), 0) << "n " << n << " offset " << off;
+        EXPECT_EQ(sum, refSum) << "n " << n << " offset " << off;
+      }
+    }
+  }
 }
 
 }  // namespace
