@@ -85,10 +85,15 @@ const uint8_t* rowPtr(const MatrixView& w, int64_t r) {
 
 #if defined(DUET_AMX)
 constexpr int64_t kAmxMinTok = 6;
-// Quantized weights convert to BF16 at a higher cost per element than their integer unpacking,
-// so AMX pays from about 64 tokens on: kernels_bench (DUET_BENCH_HOT=1, 2 threads) 4864 x 896
-// Q4_0 at 16 / 64 / 128 tokens: VNNI 0.32 / 0.93 / 1.86 ms, AMX 0.64 / 1.00 / 1.31 ms.
+// Quantized weights convert to BF16 at a cost per element above their integer unpacking, so
+// AMX pays from some token count on, which depends on the conversion (kernels_bench,
+// DUET_BENCH_HOT=1, 2 threads, 4864 x 896 at 16 / 32 / 64 tokens, AMX vs VNNI, in us): converted
+// straight from the blocks, Q4_0 268 / 334 / 493 vs 323 / 492 / 904 and Q8_0 270 / 327 / 521 vs
+// 376 / 587 / 931, so from 16 tokens; through the unpacker, Q4_K 700 / 767 / 949 vs
+// 386 / 586 / 1003, so from 64 (one product per element; with two, Q4_0 needed 64 too).
+constexpr int64_t kAmxQuantMinTokDirect = 16;
 constexpr int64_t kAmxQuantMinTok = 64;
+int64_t amxQuantMinTok(GgmlType t) { return amxConvertsDirectly(t) ? kAmxQuantMinTokDirect : kAmxQuantMinTok; }
 // Cache blocking (see amxPanel): a K block's slice of one row pair or one token-vector pair is
 // 4 KiB per chunk (two 1 KiB tiles, high and low parts); the row slices of a panel and the token
 // slices of a pass get kAmxSliceBytes each, so both stay in L2 (~1 MiB measured fast here).
@@ -101,7 +106,11 @@ void matmulAmx(const MatrixView& w, const float* x, int64_t nTok, float* y, Thre
   ActScratch& a = actScratch();
   const size_t actElems = static_cast<size_t>(nVec * nChunks * 512);
   const bool f32 = w.type == GgmlType::kF32;
-  uint16_t* const xParts[3] = {grow64(a.amxHi, actElems), grow64(a.amxLo, actElems),
+  // Parts (amxTerms): activations 3 for F32, 2 for F16 / BF16, 1 for quantized weights; weights
+  // 3 for F32, 2 for F16, 1 otherwise.
+  const bool floatW = f32 || w.type == GgmlType::kF16 || w.type == GgmlType::kBF16;
+  const bool wLow = f32 || w.type == GgmlType::kF16;
+  uint16_t* const xParts[3] = {grow64(a.amxHi, actElems), floatW ? grow64(a.amxLo, actElems) : nullptr,
                                f32 ? grow64(a.amxLo2, actElems) : nullptr};
   pool.run([&](int ith, int nth) {
     int64_t v0, v1;
@@ -121,7 +130,7 @@ void matmulAmx(const MatrixView& w, const float* x, int64_t nTok, float* y, Thre
     WeightScratch& s = weightScratch();
     const int64_t panel = std::min(panelGroups, g1 - g0);
     const size_t partElems = static_cast<size_t>(panel * 16 * kp);
-    uint16_t* const parts[3] = {grow64(s.amxHi, partElems), grow64(s.amxLo, partElems),
+    uint16_t* const parts[3] = {grow64(s.amxHi, partElems), wLow ? grow64(s.amxLo, partElems) : nullptr,
                                 f32 ? grow64(s.amxLo2, partElems) : nullptr};
     AmxRowScratch rs{grow(s.q, static_cast<size_t>(cols)), grow(s.ws, static_cast<size_t>(cols / 16 + 1)),
                       grow(s.offs, static_cast<size_t>(cols / 16 + 1))};
@@ -205,7 +214,7 @@ void matmulQuant(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
   const int gs = unpackGroupSize(w.type);
   const int64_t nG = cols / gs;
 #if defined(DUET_AMX)
-  if (nTok >= kAmxQuantMinTok && amxUsable()) return matmulAmx(w, x, nTok, y, pool);
+  if (nTok >= amxQuantMinTok(w.type) && amxUsable()) return matmulAmx(w, x, nTok, y, pool);
 #endif
   ActScratch& a = actScratch();
   grow(a.qs, static_cast<size_t>(nTok * cols));
@@ -342,7 +351,7 @@ float dotRow(const MatrixView& w, int64_t r, const float* x) {
 
 const char* prefillKernelName() {
 #if defined(DUET_AMX)
-  if (amxUsable()) return "amx-bf16 (F16/BF16; quantized from 64 tokens), avx512";
+  if (amxUsable()) return "amx-bf16 (float types; Q4_0/Q5_0/Q8_0 from 16 tokens, other quantized from 64), avx512";
 #endif
 #if defined(DUET_AVX512VNNI)
   return "avx512-vnni";
@@ -350,6 +359,16 @@ const char* prefillKernelName() {
   return "avx2";
 #else
   return "scalar";
+#endif
+}
+
+bool quantMatmulRoundsToBf16(GgmlType t, int64_t nTok) {
+#if defined(DUET_AMX)
+  return nTok >= amxQuantMinTok(t) && amxUsable();
+#else
+  (void)t;
+  (void)nTok;
+  return false;
 #endif
 }
 

@@ -33,14 +33,19 @@ void matmul(const MatrixView& w, const float* x, int64_t nTok, float* y, ThreadP
 // Dot product of weight row r with float vector x (reference-speed helper, any type).
 float dotRow(const MatrixView& w, int64_t r, const float* x);
 
-// The prefill kernels in use: "amx-bf16 (...)" (the tile unit, matmul_amx.cpp, for F16 / BF16
-// weights and for quantized ones from 64 tokens), "avx512-vnni", "avx2" or "scalar". Decode (a
+// The prefill kernels in use: "amx-bf16 (...)" (the tile unit, matmul_amx.cpp, for float weights
+// and for quantized ones from 16 or 64 tokens), "avx512-vnni", "avx2" or "scalar". Decode (a
 // few tokens) always takes the row-dot kernels.
 const char* prefillKernelName();
 // Turns the AMX prefill off or back on (the benchmarks and tests compare both paths); returns
 // whether it is in use afterwards: false where the build or the OS has no AMX. The environment
 // variable DUET_NO_AMX=1 turns it off from the start. Not to be called while matmuls run.
 bool setAmxPrefill(bool on);
+
+// Whether a matmul of quantized weights of type t over nTok tokens takes the AMX path, which rounds both
+// factors to BF16 (relative error 2^-9 each; the integer paths quantize the activations to 8
+// bits per block instead). Float weights keep full F32-level precision on every path.
+bool quantMatmulRoundsToBf16(GgmlType t, int64_t nTok);
 
 // Copies weight row r as floats into dst[cols] (embedding lookup).
 void getRow(const MatrixView& w, int64_t r, float* dst);

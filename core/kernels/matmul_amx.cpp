@@ -67,6 +67,14 @@ inline __m512i roundBf16(__m512 a0, __m512 a1, __m512& b0, __m512& b1) {
   return _mm512_inserti64x4(_mm512_castsi256_si512(h0i), h1i, 1);
 }
 
+// 32 floats rounded to BF16 (nearest even), in element order: the one part of quantized types.
+inline __m512i bf16x32(__m512 a0, __m512 a1) {
+  const __m512bh b = _mm512_cvtne2ps_pbh(a1, a0);
+  __m512i r;
+  std::memcpy(&r, &b, sizeof r);
+  return r;
+}
+
 // Splits 32 floats into BF16 high and low parts (each residual is exact in F32).
 inline void split32(__m512 a0, __m512 a1, __m512i& hi, __m512i& lo) {
   __m512 b0, b1;
@@ -164,7 +172,8 @@ inline void transpose16(__m512i r[16]) {
 void amxPackActs(const float* x, int64_t cols, int64_t nTok, int64_t v0, int64_t v1,
                  uint16_t* const parts[3]) {
   const int64_t nChunks = amxChunks(cols);
-  const bool three = parts[2] != nullptr;
+  const bool one = parts[1] == nullptr, three = parts[2] != nullptr;
+  const int nParts = one ? 1 : three ? 3 : 2;
   for (int64_t v = v0; v < v1; ++v) {
     for (int64_t c = 0; c < nChunks; ++c) {
       const int64_t k = 32 * c;
@@ -179,14 +188,16 @@ void amxPackActs(const float* x, int64_t cols, int64_t nTok, int64_t v0, int64_t
           a0 = _mm512_maskz_loadu_ps(firstN(cols - k), xr + k);
           a1 = _mm512_maskz_loadu_ps(firstN(cols - k - 16), xr + k + 16);
         }
-        if (three)
+        if (one)
+          h[t] = bf16x32(a0, a1);
+        else if (three)
           split32x3(a0, a1, h[t], l[t], l2[t]);
         else
           split32(a0, a1, h[t], l[t]);
       }
       const size_t block = static_cast<size_t>(v * nChunks + c) * 512;
       __m512i* regs[3] = {h, l, l2};
-      for (int part = 0; part < (three ? 3 : 2); ++part) {
+      for (int part = 0; part < nParts; ++part) {
         transpose16(regs[part]);
         for (int kp = 0; kp < 16; ++kp) _mm512_storeu_si512(parts[part] + block + 32 * kp, regs[part][kp]);
       }
@@ -197,7 +208,7 @@ void amxPackActs(const float* x, int64_t cols, int64_t nTok, int64_t v0, int64_t
 void amxConvertRows(const MatrixView& w, int64_t r0, int64_t n, int64_t nPad, uint16_t* const parts[3],
                     AmxRowScratch& scratch) {
   uint16_t* hi = parts[0];
-  uint16_t* lo = parts[1];
+  uint16_t* lo = parts[1];  // null for quantized types: one rounded part (amxTerms)
   const int64_t cols = w.cols, kp = 32 * amxChunks(cols);
   // Rows ahead to prefetch into L2: qwen2-0.5b pp512 (duet bench -t 2, alternating runs), F16
   // 467 / 507 tok/s without, 570 / 583 at 4 rows (7 KiB), 587 / 563 at 8; Q4_0 674 / 673 without,
@@ -206,12 +217,12 @@ void amxConvertRows(const MatrixView& w, int64_t r0, int64_t n, int64_t nPad, ui
   for (int64_t i = 0; i < nPad; ++i) {
     // Tile-major: row i's chunk c is at (i / 16) * 16 * kp + c * 512 + (i % 16) * 32.
     uint16_t* h = hi + (i / 16) * 16 * kp + (i % 16) * 32;
-    uint16_t* l = lo + (i / 16) * 16 * kp + (i % 16) * 32;
+    uint16_t* l = lo ? lo + (i / 16) * 16 * kp + (i % 16) * 32 : nullptr;
     uint16_t* l2 = w.type == GgmlType::kF32 ? parts[2] + (i / 16) * 16 * kp + (i % 16) * 32 : nullptr;
     if (i >= n) {
       for (int64_t k = 0; k < kp; k += 32) {
         _mm512_storeu_si512(h + k * 16, _mm512_setzero_si512());
-        _mm512_storeu_si512(l + k * 16, _mm512_setzero_si512());
+        if (l) _mm512_storeu_si512(l + k * 16, _mm512_setzero_si512());
         if (l2) _mm512_storeu_si512(l2 + k * 16, _mm512_setzero_si512());
       }
       continue;
@@ -227,11 +238,29 @@ void amxConvertRows(const MatrixView& w, int64_t r0, int64_t n, int64_t nPad, ui
       _mm512_storeu_si512(h + k * 16, hv);
       _mm512_storeu_si512(l + k * 16, lv);
     };
-    if (w.type == GgmlType::kQ4_0 || w.type == GgmlType::kQ8_0) {
+    auto store1 = [&](int64_t k, __m512 a0, __m512 a1) {  // quantized: one rounded part
+      _mm512_storeu_si512(h + k * 16, bf16x32(a0, a1));
+    };
+    if (amxConvertsDirectly(w.type)) {
       // The common symmetric types straight from their blocks, w = d * code (no unpacked row).
       for (int64_t k = 0; k < cols; k += 32) {
         __m512 a0, a1;
-        if (w.type == GgmlType::kQ4_0) {
+        if (w.type == GgmlType::kQ5_0) {
+          // Code j: nibble j (low nibbles for j < 16, high for j >= 16) plus bit j of qh as 16s.
+          const auto& b = static_cast<const BlockQ5_0*>(row)[k / 32];
+          const __m512 d = _mm512_set1_ps(_cvtsh_ss(b.d));
+          uint32_t qhBits;
+          std::memcpy(&qhBits, b.qh, 4);
+          const __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)));
+          const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+          const __m512i qh = _mm512_set1_epi32(static_cast<int>(qhBits));
+          const __m512i one = _mm512_set1_epi32(1), m4 = _mm512_set1_epi32(15), sixteen = _mm512_set1_epi32(16);
+          const __m512i h0 = _mm512_slli_epi32(_mm512_and_si512(_mm512_srlv_epi32(qh, lane), one), 4);
+          const __m512i h1 = _mm512_slli_epi32(
+              _mm512_and_si512(_mm512_srlv_epi32(qh, _mm512_add_epi32(lane, sixteen)), one), 4);
+          a0 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_or_si512(_mm512_and_si512(q, m4), h0), sixteen)));
+          a1 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_or_si512(_mm512_srli_epi32(q, 4), h1), sixteen)));
+        } else if (w.type == GgmlType::kQ4_0) {
           const auto& b = static_cast<const BlockQ4_0*>(row)[k / 32];
           const __m512 d = _mm512_set1_ps(_cvtsh_ss(b.d));
           const __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)));
@@ -246,7 +275,7 @@ void amxConvertRows(const MatrixView& w, int64_t r0, int64_t n, int64_t nPad, ui
           a1 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
                                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 16)))));
         }
-        store2(k, a0, a1);
+        store1(k, a0, a1);
       }
       continue;
     }
@@ -261,7 +290,7 @@ void amxConvertRows(const MatrixView& w, int64_t r0, int64_t n, int64_t nPad, ui
               _mm_loadu_si128(reinterpret_cast<const __m128i*>(scratch.q + k + 16 * u))));
           a[u] = _mm512_fmadd_ps(q, _mm512_set1_ps(scratch.ws[g]), _mm512_set1_ps(scratch.offs[g]));
         }
-        store2(k, a[0], a[1]);
+        store1(k, a[0], a[1]);
       }
       continue;
     }
@@ -304,11 +333,21 @@ int amxTerms(GgmlType t, AmxTerm* terms) {
       for (int xp = 0; xp + wp < 3; ++xp) terms[n++] = {wp, xp};
     return n;
   }
-  // BF16 weights have no low part. Quantized weights take the activations' high part only:
-  // BF16's 8 bits per value are still finer than the 8-bit block codes of the integer paths.
+  // BF16 weights have no low part; F16 weights are exact in two parts, and the activations get
+  // two. Quantized types take one product of both factors rounded to BF16 (relative error 2^-9
+  // each): still finer than the integer paths (the VNNI kernels here, and llama.cpp's), whose
+  // activations are 8-bit codes per block of 32 (error up to 1/254 of the block's largest
+  // value), and the weights' rounding stays under 1/16 of their own code step for codes of up to
+  // 6 bits (Q8_0's largest codes: 1/4 step). One product instead of two and no low part made
+  // qwen2-0.5b pp512 (duet bench -t 2, alternating runs) Q4_0 777 / 764 -> 938 / 967 tok/s,
+  // Q4_K_M 681 / 637 -> 824 / 775, Q8_0 729 / 739 -> 951 / 957.
   terms[n++] = {0, 0};
-  if (t != GgmlType::kBF16) terms[n++] = {1, 0};
-  if (unpackGroupSize(t) == 0) terms[n++] = {0, 1};
+  if (t == GgmlType::kF16) {
+    terms[n++] = {1, 0};
+    terms[n++] = {0, 1};
+  } else if (t == GgmlType::kBF16) {
+    terms[n++] = {0, 1};
+  }
   return n;
 }
 
@@ -385,7 +424,8 @@ void amxPanel(const uint16_t* const wParts[3], int64_t kp, int64_t nGroups, cons
       for (int64_t rp = 0; rp < nRP; ++rp) {
         const bool twoRows = nGroups - 2 * rp >= 2;
         const size_t off = static_cast<size_t>(2 * rp * 16 * kp);
-        const uint16_t* wp[3] = {wParts[0] + off, wParts[1] + off, wParts[2] ? wParts[2] + off : nullptr};
+        const uint16_t* wp[3] = {wParts[0] + off, wParts[1] ? wParts[1] + off : nullptr,
+                                 wParts[2] ? wParts[2] + off : nullptr};
         for (int64_t vp = vp0; vp < vp1; ++vp) {
           const bool twoVecs = a.nVec - 2 * vp >= 2;
           float* c = cbuf + (rp * nVP + vp) * 1024;

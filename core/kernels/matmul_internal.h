@@ -122,6 +122,12 @@ void prefillTile(const uint8_t* q, const float* ws, const float* offs, int group
 bool amxUsable();
 bool setAmx(bool on);
 
+// Quantized types whose rows amxConvertRows converts straight from their blocks (cheap enough
+// that AMX pays from 16 tokens); the others go through the unpacker (from 64 tokens).
+inline bool amxConvertsDirectly(GgmlType t) {
+  return t == GgmlType::kQ4_0 || t == GgmlType::kQ5_0 || t == GgmlType::kQ8_0;
+}
+
 // 32-element chunks of a row of `cols` (the K axis is zero-padded to whole chunks).
 inline int64_t amxChunks(int64_t cols) { return (cols + 31) / 32; }
 
