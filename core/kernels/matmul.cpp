@@ -86,14 +86,11 @@ const uint8_t* rowPtr(const MatrixView& w, int64_t r) {
 #if defined(DUET_AMX)
 constexpr int64_t kAmxMinTok = 6;
 // Quantized weights convert to BF16 at a cost per element above their integer unpacking, so
-// AMX pays from some token count on, which depends on the conversion (kernels_bench,
-// DUET_BENCH_HOT=1, 2 threads, 4864 x 896 at 16 / 32 / 64 tokens, AMX vs VNNI, in us): converted
-// straight from the blocks, Q4_0 268 / 334 / 493 vs 323 / 492 / 904 and Q8_0 270 / 327 / 521 vs
-// 376 / 587 / 931, so from 16 tokens; through the unpacker, Q4_K 700 / 767 / 949 vs
-// 386 / 586 / 1003, so from 64 (one product per element; with two, Q4_0 needed 64 too).
-constexpr int64_t kAmxQuantMinTokDirect = 16;
-constexpr int64_t kAmxQuantMinTok = 64;
-int64_t amxQuantMinTok(GgmlType t) { return amxConvertsDirectly(t) ? kAmxQuantMinTokDirect : kAmxQuantMinTok; }
+// AMX pays from some token count on (kernels_bench, DUET_BENCH_HOT=1, 2 threads, 4864 x 896 at
+// 16 / 32 / 64 tokens, AMX vs VNNI, in us): Q4_0 268 / 334 / 493 vs 323 / 492 / 904, Q8_0
+// 270 / 327 / 521 vs 376 / 587 / 931, Q4_K 394 / 474 / 676 vs 397 / 610 / 1112, Q6_K
+// 420 / 509 / 692 vs 538 / 785 / 1466; Q5_K at 16 tokens is the one loss, 462 vs 448.
+constexpr int64_t kAmxQuantMinTok = 16;
 // Cache blocking (see amxPanel): a K block's slice of one row pair or one token-vector pair is
 // 4 KiB per chunk (two 1 KiB tiles, high and low parts); the row slices of a panel and the token
 // slices of a pass get kAmxSliceBytes each, so both stay in L2 (~1 MiB measured fast here).
@@ -214,7 +211,7 @@ void matmulQuant(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
   const int gs = unpackGroupSize(w.type);
   const int64_t nG = cols / gs;
 #if defined(DUET_AMX)
-  if (nTok >= amxQuantMinTok(w.type) && amxUsable()) return matmulAmx(w, x, nTok, y, pool);
+  if (nTok >= kAmxQuantMinTok && amxUsable()) return matmulAmx(w, x, nTok, y, pool);
 #endif
   ActScratch& a = actScratch();
   grow(a.qs, static_cast<size_t>(nTok * cols));
@@ -351,7 +348,7 @@ float dotRow(const MatrixView& w, int64_t r, const float* x) {
 
 const char* prefillKernelName() {
 #if defined(DUET_AMX)
-  if (amxUsable()) return "amx-bf16 (float types; Q4_0/Q5_0/Q8_0 from 16 tokens, other quantized from 64), avx512";
+  if (amxUsable()) return "amx-bf16 (float types; quantized from 16 tokens), avx512";
 #endif
 #if defined(DUET_AVX512VNNI)
   return "avx512-vnni";
@@ -364,7 +361,7 @@ const char* prefillKernelName() {
 
 bool quantMatmulRoundsToBf16(GgmlType t, int64_t nTok) {
 #if defined(DUET_AMX)
-  return nTok >= amxQuantMinTok(t) && amxUsable();
+  return unpackGroupSize(t) > 0 && nTok >= kAmxQuantMinTok && amxUsable();
 #else
   (void)t;
   (void)nTok;

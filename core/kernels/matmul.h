@@ -34,7 +34,7 @@ void matmul(const MatrixView& w, const float* x, int64_t nTok, float* y, ThreadP
 float dotRow(const MatrixView& w, int64_t r, const float* x);
 
 // The prefill kernels in use: "amx-bf16 (...)" (the tile unit, matmul_amx.cpp, for float weights
-// and for quantized ones from 16 or 64 tokens), "avx512-vnni", "avx2" or "scalar". Decode (a
+// and for quantized ones from 16 tokens), "avx512-vnni", "avx2" or "scalar". Decode (a
 // few tokens) always takes the row-dot kernels.
 const char* prefillKernelName();
 // Turns the AMX prefill off or back on (the benchmarks and tests compare both paths); returns

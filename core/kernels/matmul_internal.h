@@ -122,8 +122,8 @@ void prefillTile(const uint8_t* q, const float* ws, const float* offs, int group
 bool amxUsable();
 bool setAmx(bool on);
 
-// Quantized types whose rows amxConvertRows converts straight from their blocks (cheap enough
-// that AMX pays from 16 tokens); the others go through the unpacker (from 64 tokens).
+// Quantized types whose rows amxConvertRows converts straight from their blocks; the others go
+// through the unpacker (matmul_unpack.cpp) first.
 inline bool amxConvertsDirectly(GgmlType t) {
   return t == GgmlType::kQ4_0 || t == GgmlType::kQ5_0 || t == GgmlType::kQ8_0;
 }

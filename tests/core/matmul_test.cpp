@@ -171,7 +171,7 @@ TEST_P(MatmulVsReference, DotRowAndGetRow) {
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulVsReference, ::testing::ValuesIn(kTypes),
                          [](const auto& info) { return std::string(ggmlTypeName(info.param)); });
 
-// Where the AMX tile unit runs the prefill (float types; quantized ones from 16 or 64 tokens), the
+// Where the AMX tile unit runs the prefill (float types; quantized ones from 16 tokens), the
 // AVX-512 tiles it replaces must stay right too (other machines take them): both paths against
 // the reference, with random and exact activations, odd shapes (rows not a multiple of 16; for
 // float types cols not of 32, for the padding).

@@ -117,7 +117,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 // A prompt longer than the prefill chunk, without allLogits: only the final chunk runs the
 // output head, and its last row must be the reference's. F16 and Q8_0 weights over 100 tokens:
-// the AMX prefill (quantized from 16 or 64 tokens) where present, else the AVX-512 tiles.
+// the AMX prefill (quantized from 16 tokens) where present, else the AVX-512 tiles.
 TEST(ModelTest, ChunkedPrefillGivesTheLastPositionsLogits) {
   for (GgmlType type : {GgmlType::kF16, GgmlType::kQ8_0}) {
     const std::string path = tempPath("chunked.gguf");
