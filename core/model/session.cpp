@@ -31,13 +31,17 @@ Session::Session(const Model& model, const SessionOptions& opts)
   const size_t nb = static_cast<size_t>(m_nBatch);
   m_x.resize(nb * c.nEmbd);
   m_xn.resize(nb * c.nEmbd);
-  m_q.resize(nb * c.qDim());
-  m_kcur.resize(nb * c.kvDim());
-  m_vcur.resize(nb * c.kvDim());
-  m_att.resize(nb * c.qDim());
   m_tmp.resize(nb * c.nEmbd);
-  m_gate.resize(nb * c.nFf);
-  m_up.resize(nb * c.nFf);
+  const size_t Q = nb * static_cast<size_t>(c.qDim()), KV = nb * static_cast<size_t>(c.kvDim()),
+               F = nb * static_cast<size_t>(c.nFf);
+  m_phase.resize(std::max(2 * Q + 2 * KV, 2 * F));
+  float* const a = m_phase.data();
+  m_q = {a, Q};
+  m_kcur = {a + Q, KV};
+  m_vcur = {a + Q + KV, KV};
+  m_att = {a + Q + 2 * KV, Q};
+  m_gate = {a, F};
+  m_up = {a + F, F};
   m_attnScratch.resize(static_cast<size_t>(m_pool.size()) * attnScratchFloats());
   const int half = c.headDim / 2;
   m_ropeCos.resize(nb * half);
