@@ -53,13 +53,17 @@ struct MetaValue {
   double f = 0.0;
   bool b = false;
   std::string_view str;
-  // Arrays: element type and count. Numeric elements stay raw in the file (`raw`), strings are
-  // listed in `strings`, nested arrays in `items`.
+  // Arrays: element type and count. Numeric and string elements stay raw in the file (`raw`:
+  // the first element; strings are length-prefixed, each checked against the file when it was
+  // parsed), nested arrays are in `items`. A vocabulary's 150k strings cost no memory until a
+  // caller lists them.
   ValueType elemType = ValueType::kU8;
   uint64_t count = 0;
   const uint8_t* raw = nullptr;
-  std::vector<std::string_view> strings;
   std::vector<MetaValue> items;
+
+  // The elements of a string array, viewing the file (empty for other types).
+  std::vector<std::string_view> strings() const;
 
   bool isInteger() const;
   bool isFloat() const;

@@ -193,7 +193,20 @@ Result<const MetaValue*> arrayAt(const GgufFile& f, std::string_view key, const 
 Result<std::vector<std::string_view>> GgufFile::getStringArray(std::string_view key) const {
   auto v = arrayAt(*this, key, "string", [](ValueType t) { return t == ValueType::kString; });
   if (!v) return v.error();
-  return (*v)->strings;
+  return (*v)->strings();
+}
+
+std::vector<std::string_view> MetaValue::strings() const {
+  std::vector<std::string_view> out;
+  if (type != ValueType::kArray || elemType != ValueType::kString) return out;
+  out.reserve(count);
+  const uint8_t* p = raw;
+  for (uint64_t k = 0; k < count; ++k) {
+    const uint64_t len = load<uint64_t>(p);
+    out.emplace_back(reinterpret_cast<const char*>(p + 8), len);
+    p += 8 + len;
+  }
+  return out;
 }
 
 Result<std::vector<float>> GgufFile::getFloatArray(std::string_view key) const {

@@ -246,9 +246,18 @@ Status Parser::parseArray(int depth, MetaValue& out, const std::string& where) {
                    std::to_string(kMaxMetaElements) + " string/array elements");
   }
   if (out.elemType == ValueType::kString) {
-    out.strings.resize(out.count);
-    for (uint64_t k = 0; k < out.count; ++k)
-      DUET_TRY_STATUS(readString(out.strings[k], "element " + std::to_string(k) + " of " + where));
+    out.raw = m_base + m_pos;  // MetaValue::strings() walks them again, already checked
+    for (uint64_t k = 0; k < out.count; ++k) {
+      const size_t at = m_pos;
+      uint64_t len = 0;
+      if (take(len) && len <= remaining()) {
+        m_pos += len;
+        continue;
+      }
+      m_pos = at;  // let readString say what is wrong (built only now: 150k strings per vocabulary)
+      std::string_view s;
+      DUET_TRY_STATUS(readString(s, "element " + std::to_string(k) + " of " + where));
+    }
     return {};
   }
   out.items.resize(out.count);

@@ -190,7 +190,7 @@ TEST(GgufRoundTrip, EveryMetadataValueType) {
   int32_t second = 0;
   std::memcpy(&second, nested->items[0].raw + 4, 4);
   EXPECT_EQ(second, 2);
-  EXPECT_EQ(nested->items[1].strings, (std::vector<std::string_view>{"x"}));
+  EXPECT_EQ(nested->items[1].strings(), (std::vector<std::string_view>{"x"}));
   ASSERT_EQ(nested->items[2].items.size(), 1u);
   EXPECT_EQ(nested->items[2].items[0].count, 0u);
 }

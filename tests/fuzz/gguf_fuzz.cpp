@@ -30,7 +30,7 @@ uint64_t touchValue(const MetaValue& v) {
   }
   switch (v.elemType) {
     case ValueType::kString:
-      for (auto str : v.strings) s += touch(reinterpret_cast<const uint8_t*>(str.data()), str.size());
+      for (auto str : v.strings()) s += touch(reinterpret_cast<const uint8_t*>(str.data()), str.size());
       break;
     case ValueType::kArray:
       for (const auto& it : v.items) s += touchValue(it);

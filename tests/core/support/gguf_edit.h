@@ -25,7 +25,7 @@ inline gguf::OwnedValue toOwned(const gguf::MetaValue& v) {
   if (v.type == ValueType::kArray) {
     o.elemType = v.elemType;
     if (v.elemType == ValueType::kString) {
-      for (auto s : v.strings) o.items.push_back(gguf::OwnedValue::string(std::string(s)));
+      for (auto s : v.strings()) o.items.push_back(gguf::OwnedValue::string(std::string(s)));
     } else if (v.elemType == ValueType::kArray) {
       for (const auto& it : v.items) o.items.push_back(toOwned(it));
     } else {
