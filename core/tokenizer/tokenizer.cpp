@@ -44,9 +44,20 @@ struct Fragment {
 }  // namespace
 
 void tok::Vocab::buildIndex() {
-  toId.clear();
-  toId.reserve(tokens.size());
-  for (size_t i = 0; i < tokens.size(); ++i) toId.emplace(tokens[i], static_cast<int32_t>(i));
+  size_t n = 16;
+  while (n < 2 * tokens.size()) n *= 2;
+  slots.assign(n, -1);
+  const size_t mask = n - 1;
+  for (size_t id = 0; id < tokens.size(); ++id) {
+    for (size_t i = std::hash<std::string_view>{}(tokens[id]) & mask;; i = (i + 1) & mask) {
+      const int32_t other = slots[i];
+      if (other < 0) {
+        slots[i] = static_cast<int32_t>(id);
+        break;
+      }
+      if (tokens[static_cast<size_t>(other)] == tokens[id]) break;  // a duplicate: the first id stays
+    }
+  }
 }
 
 Tokenizer::Tokenizer() : m_impl(std::make_unique<Impl>()) {}
