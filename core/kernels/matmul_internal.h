@@ -138,10 +138,11 @@ struct AmxActs {
   int64_t nChunks;
   int64_t nVec;
 };
-// Packs token vectors [v0, v1) of x ([nTok][cols] floats; tokens past nTok are zero).
-// parts[2] may be null (two parts only).
+// Packs token vectors [v0, v1) of x ([nTok][cols] floats; tokens past nTok are zero) into the
+// parts amxTerms asks for: parts[2] null means two parts, parts[1] null too means one (rounded).
 void amxPackActs(const float* x, int64_t cols, int64_t nTok, int64_t v0, int64_t v1, uint16_t* const parts[3]);
-// Converts weight rows [r0, r0 + n) into BF16 parts hi/lo, then zero rows up to nPad (a multiple
+// Converts weight rows [r0, r0 + n) into BF16 parts (F32: three, F16: hi/lo, BF16 and quantized
+// types: one, parts[1] may then be null), then zero rows up to nPad (a multiple
 // of 16). Tile-major, so each A tile is 1 KiB contiguous: row i, chunk c starts at element
 // (i / 16) * 16 * kp + c * 512 + (i % 16) * 32, with kp = 32 * amxChunks(cols).
 // Per-thread scratch of amxConvertRows for one row: q [cols], ws / offs [cols / 16].
@@ -158,7 +159,7 @@ struct AmxTerm {
   int wPart;  // weight part: 0 high, 1 low (F32: middle), 2 lowest (F32)
   int xPart;  // activation part, the same
 };
-// The terms weight type t needs (6 for F32, 3 for F16, 2 for BF16 and quantized types) into
+// The terms weight type t needs (6 for F32, 3 for F16, 2 for BF16, 1 for quantized types) into
 // terms (at most 6); returns their number.
 int amxTerms(GgmlType t, AmxTerm* terms);
 // Per calling thread, around amxRowGroups calls: loads / releases the tile configuration.
