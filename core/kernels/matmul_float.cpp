@@ -170,26 +170,10 @@ void floatRows(const float* wf, const float* xi, int64_t cols, int64_t v0, int64
 
 void floatPrefillTile(const float* wf, int nRows, const float* xi, int64_t cols, int64_t v0, int64_t v1,
                       int64_t nTok, float* y, int64_t ldy) {
-  switch (nRows) {
-    case 6:
-      floatRows<6>(wf, xi, cols, v0, v1, nTok, y, ldy);
-      return;
-    case 5:
-      floatRows<5>(wf, xi, cols, v0, v1, nTok, y, ldy);
-      return;
-    case 4:
-      floatRows<4>(wf, xi, cols, v0, v1, nTok, y, ldy);
-      return;
-    case 3:
-      floatRows<3>(wf, xi, cols, v0, v1, nTok, y, ldy);
-      return;
-    case 2:
-      floatRows<2>(wf, xi, cols, v0, v1, nTok, y, ldy);
-      return;
-    default:
-      floatRows<1>(wf, xi, cols, v0, v1, nTok, y, ldy);
-      return;
-  }
+  using Rows = void (*)(const float*, const float*, int64_t, int64_t, int64_t, int64_t, float*, int64_t);
+  static constexpr Rows kRows[] = {floatRows<1>, floatRows<2>, floatRows<3>,
+                                   floatRows<4>, floatRows<5>, floatRows<6>};
+  kRows[std::clamp(nRows, 1, 6) - 1](wf, xi, cols, v0, v1, nTok, y, ldy);
 }
 #endif
 
