@@ -47,16 +47,9 @@ void tok::Vocab::buildIndex() {
   size_t n = 16;
   while (n < 2 * tokens.size()) n *= 2;
   slots.assign(n, -1);
-  const size_t mask = n - 1;
   for (size_t id = 0; id < tokens.size(); ++id) {
-    for (size_t i = std::hash<std::string_view>{}(tokens[id]) & mask;; i = (i + 1) & mask) {
-      const int32_t other = slots[i];
-      if (other < 0) {
-        slots[i] = static_cast<int32_t>(id);
-        break;
-      }
-      if (tokens[static_cast<size_t>(other)] == tokens[id]) break;  // a duplicate: the first id stays
-    }
+    int32_t& slot = slots[slotOf(tokens[id])];
+    if (slot < 0) slot = static_cast<int32_t>(id);  // a duplicate keeps the first id
   }
 }
 

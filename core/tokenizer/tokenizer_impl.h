@@ -42,12 +42,13 @@ struct Vocab {
   std::vector<int32_t> slots;
 
   void buildIndex();
-  int32_t find(std::string_view text) const {
-    if (slots.empty()) return -1;
+  int32_t find(std::string_view text) const { return slots.empty() ? -1 : slots[slotOf(text)]; }
+  // The slot that holds text's id, or the empty slot where it would go.
+  size_t slotOf(std::string_view text) const {
     const size_t mask = slots.size() - 1;
     for (size_t i = std::hash<std::string_view>{}(text) & mask;; i = (i + 1) & mask) {
       const int32_t id = slots[i];
-      if (id < 0 || tokens[static_cast<size_t>(id)] == text) return id;
+      if (id < 0 || tokens[static_cast<size_t>(id)] == text) return i;
     }
   }
   int32_t size() const { return static_cast<int32_t>(tokens.size()); }

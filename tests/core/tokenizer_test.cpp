@@ -83,6 +83,20 @@ TEST(ByteLevel, PublishedTable) {
   EXPECT_EQ(tok::byteLevelDecode(tok::byteLevelEncode(all)), all);
 }
 
+// The vocabulary index (an open-addressing table): every entry found by its text, a repeated
+// text gives its first id, and texts that are no entry are not found.
+TEST(Vocab, IndexFindsFirstIdOfEachText) {
+  auto t = make(byteLevelSpec(PreTokenizer::kGpt2, {"a b", "ab c"},
+                              {{"<|x|>", TokenType::kControl}, {"ab", TokenType::kNormal}}));
+  EXPECT_EQ(t->findToken("ab"), std::optional<int32_t>(256));  // 259 repeats it
+  EXPECT_EQ(t->findToken("abc"), std::optional<int32_t>(257));
+  EXPECT_EQ(t->findToken("<|x|>"), std::optional<int32_t>(258));
+  for (int b = 0; b < 256; ++b)
+    EXPECT_EQ(t->findToken(tok::byteLevelEncode(std::string(1, char(b)))), std::optional<int32_t>(b));
+  EXPECT_EQ(t->findToken("abcd"), std::nullopt);
+  EXPECT_EQ(t->findToken(""), std::nullopt);
+}
+
 TEST(Bpe, Gpt2SplitAndMergeOrder) {
   // 256 "Ġt", 257 "he", 258 "Ġthe", 259 "12", 260 "Ġ12", 261 "'s"
   auto t = make(byteLevelSpec(PreTokenizer::kGpt2, {"Ġ t", "h e", "Ġt he", "1 2", "Ġ 12", "' s"}));
