@@ -99,19 +99,16 @@ class SeqState {
     // whatever the detokenizer and the stop matcher still hold goes out with it, so the streamed
     // text equals the result's text. Only a stop from outside (cancel, callback) leaves a tail
     // that no event carries; res.text has it and streamedBytes says where it starts.
-    const bool last = eog || i + 1 >= m_params.maxTokens || ctxLeft <= 0;
+    const bool budgetEnd = i + 1 >= m_params.maxTokens, ctxEnd = ctxLeft <= 0;
     if (!eog) ev.text = m_stops.push(m_detok.push(s.id), matched);
-    if (last && !matched) {
-      ev.text += m_stops.push(m_detok.flush(), matched);
-      if (!matched) ev.text += m_stops.flush();
-    }
+    if ((eog || budgetEnd || ctxEnd) && !matched) ev.text += flushHeld(matched);
     res.text += ev.text;
     const bool keepGoing = m_cb ? m_cb(ev) : true;
     if (eog) return finish(StopReason::kEog);
     if (matched) return finish(StopReason::kStopString);
     if (!keepGoing) return finish(StopReason::kCallback);
-    if (i + 1 >= m_params.maxTokens) return finish(StopReason::kMaxTokens);
-    if (ctxLeft <= 0) return finish(StopReason::kContextFull);
+    if (budgetEnd) return finish(StopReason::kMaxTokens);
+    if (ctxEnd) return finish(StopReason::kContextFull);
     return s.id;
   }
 
@@ -119,14 +116,20 @@ class SeqState {
   GenerateResult res;
 
  private:
+  // What the detokenizer and then the stop matcher still hold, cut before a stop string that
+  // completes in it (matched is set then).
+  std::string flushHeld(bool& matched) {
+    std::string out = m_stops.push(m_detok.flush(), matched);
+    if (!matched) out += m_stops.flush();
+    return out;
+  }
+
   int32_t finish(StopReason r) {
     res.stopReason = r;
     res.streamedBytes = res.text.size();
     if (r != StopReason::kEog && r != StopReason::kStopString) {
       bool matched = false;
-      std::string tail = m_stops.push(m_detok.flush(), matched);
-      if (!matched) tail += m_stops.flush();
-      res.text += tail;
+      res.text += flushHeld(matched);  // empty unless the stop came from outside
     }
     res.stats.generatedTokens = static_cast<int>(res.tokens.size());
     res.stats.totalMs = msSince(m_t0);
