@@ -213,6 +213,7 @@ void Session::forwardChunk(const int32_t* tokens, const int* seqs, const int* po
 // cache is converted once per tile rather than once per query. KV heads are split across the pool.
 namespace {
 constexpr int kAttnTile = 256;
+constexpr int kAttnQueryBlock = 32;  // query positions per causal block (see attention)
 using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 }  // namespace
 
@@ -277,25 +278,31 @@ void Session::attention(int layer, const int* seqs, const int* poss, int n) {
             std::memcpy(vt + j * D, reinterpret_cast<const float*>(m_v.data()) + off, sizeof(float) * D);
           }
         }
-        Eigen::Map<RowMat> Km(kt, T, D), Vm(vt, T, D), Sm(st, R, T);
-        Sm.noalias() = (Qm * Km.transpose()) * scale;
-        for (int r = 0; r < R; ++r) {
-          const int valid = std::min(T, pos0 + r / G + 1 - p0);  // causal: positions <= the query's
-          float* row = st + static_cast<size_t>(r) * T;
-          if (valid <= 0) {
-            std::fill(row, row + T, 0.0f);
-            continue;
+        Eigen::Map<RowMat> Km(kt, T, D), Vm(vt, T, D);
+        // Causal: query block [tb, te) sees keys up to position pos0 + te - 1, so its products
+        // stop there and the rows before the tile skip it (a whole-context prefill chunk
+        // otherwise computes twice the scores it needs).
+        for (int tb = std::max(0, p0 - pos0); tb < len; tb += kAttnQueryBlock) {
+          const int te = std::min(len, tb + kAttnQueryBlock);
+          const int Tb = std::min(T, pos0 + te - p0);
+          const int r0 = tb * G, nR = (te - tb) * G;
+          Eigen::Map<RowMat> Sm(st, nR, Tb);
+          Sm.noalias() = (Qm.middleRows(r0, nR) * Km.topRows(Tb).transpose()) * scale;
+          for (int i = 0; i < nR; ++i) {
+            const int r = r0 + i;
+            const int valid = std::min(Tb, pos0 + r / G + 1 - p0);  // >= 1: tb >= p0 - pos0
+            float* row = st + static_cast<size_t>(i) * Tb;
+            Eigen::Map<Eigen::ArrayXf> rv(row, valid);
+            const float newMax = std::max(mx[r], rv.maxCoeff());
+            const float corr = std::exp(mx[r] - newMax);  // 0 on the first tile (mx = -inf)
+            const float rowSum = kernels::expSubSum(row, valid, newMax);
+            std::fill(row + valid, row + Tb, 0.0f);
+            sum[r] = sum[r] * corr + rowSum;
+            mx[r] = newMax;
+            if (corr != 1.0f) Om.row(r) *= corr;
           }
-          Eigen::Map<Eigen::ArrayXf> rv(row, valid);
-          const float newMax = std::max(mx[r], rv.maxCoeff());  // vectorized (was a scalar loop)
-          const float corr = std::exp(mx[r] - newMax);  // 0 on the first tile (mx = -inf)
-          const float rowSum = kernels::expSubSum(row, valid, newMax);
-          std::fill(row + valid, row + T, 0.0f);
-          sum[r] = sum[r] * corr + rowSum;
-          mx[r] = newMax;
-          if (corr != 1.0f) Om.row(r) *= corr;
+          Om.middleRows(r0, nR).noalias() += Sm * Vm.topRows(Tb);
         }
-        Om.noalias() += Sm * Vm;
       }
       for (int t = 0; t < len; ++t)
         for (int g = 0; g < G; ++g) {

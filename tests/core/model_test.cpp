@@ -162,22 +162,23 @@ TEST(ModelTest, LongSequenceMatchesReferenceAcrossAttentionTiles) {
   testing::RefModel ref((*model)->file());
   const auto want = ref.forward(tokens);
   const int V = (*model)->config().nVocab;
-  for (KvType kv : {KvType::kF32, KvType::kF16}) {
+  // Chunks of 64 (query blocks inside one tile) and of 300 (chunks that span tiles).
+  for (auto [kv, batch] : {std::pair{KvType::kF32, 64}, std::pair{KvType::kF16, 64}, std::pair{KvType::kF32, 300}}) {
     SessionOptions so;
     so.nCtx = 700;
-    so.nBatch = 64;
+    so.nBatch = batch;
     so.nThreads = 2;
     so.kvType = kv;
     Session s(**model, so);
     ASSERT_TRUE(s.eval(std::span<const int32_t>(tokens.data(), 590), true).ok());
     for (size_t t = 590; t < tokens.size(); ++t) ASSERT_TRUE(s.eval(std::span<const int32_t>(&tokens[t], 1)).ok());
-    for (size_t t : {size_t{0}, size_t{255}, size_t{256}, size_t{511}, size_t{589}}) {
+    for (size_t t : {size_t{0}, size_t{31}, size_t{32}, size_t{255}, size_t{256}, size_t{299}, size_t{300}, size_t{511}, size_t{589}}) {
       double maxDiff = 0, rms = 0;
       for (int i = 0; i < V; ++i) {
         maxDiff = std::max(maxDiff, std::abs(s.logitsAt(t)[i] - want[t][i]));
         rms += want[t][i] * want[t][i];
       }
-      EXPECT_LT(maxDiff / std::sqrt(rms / V), kv == KvType::kF32 ? 2e-3 : 1e-2) << "position " << t;
+      EXPECT_LT(maxDiff / std::sqrt(rms / V), kv == KvType::kF32 ? 2e-3 : 1e-2) << "position " << t << ", chunk " << batch;
     }
     double maxDiff = 0;
     for (int i = 0; i < V; ++i) maxDiff = std::max(maxDiff, std::abs(s.logits()[i] - want.back()[i]));
