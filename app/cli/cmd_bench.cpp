@@ -53,7 +53,7 @@ void registerBench(CLI::App& app, RunFn& run) {
   cmd->add_option("--prompt-len", o->promptLen, "Prompt tokens for the prefill test (0 = skip)")->check(CLI::Range(0, 65536));
   cmd->add_option("--gen", o->gen, "Generated tokens for the decode test (0 = skip)")->check(CLI::Range(0, 65536));
   cmd->add_option("--reps", o->reps, "Repetitions")->check(CLI::Range(1, 1000));
-  cmd->add_option("--batch", o->batch, "Prefill chunk size")->check(CLI::Range(1, 512));
+  cmd->add_option("--batch", o->batch, "Prefill chunk size (0: chosen from the model's shape)")->check(CLI::Range(0, 512));
   cmd->add_flag("--json", o->json, "Machine-readable output");
   cmd->add_flag("--no-amx", o->noAmx, "Prefill without the AMX tile unit (compare kernels; also DUET_NO_AMX=1)");
   cmd->callback([o, &run] {
@@ -99,7 +99,7 @@ void registerBench(CLI::App& app, RunFn& run) {
              {"file_bytes", fileBytes},
              {"threads", session.pool().size()},
              {"prefill_kernels", kernels::prefillKernelName()},
-             {"batch", o->batch},
+             {"batch", session.batchSize()},
              {"pp", o->promptLen},
              {"pp_tokens_per_s", pp.mean()},
              {"pp_stddev", pp.stddev()},
@@ -116,7 +116,7 @@ void registerBench(CLI::App& app, RunFn& run) {
       }
       std::printf("model: %s (%s, %.1f MiB, %s)\n", o->model.c_str(), archName(model.config().arch).data(),
                   fileBytes / 1048576.0, model.tensorTypeSummary().c_str());
-      std::printf("threads: %d, prefill chunk %d, prefill kernels %s\n", session.pool().size(), o->batch,
+      std::printf("threads: %d, prefill chunk %d, prefill kernels %s\n", session.pool().size(), session.batchSize(),
                   kernels::prefillKernelName());
       if (o->promptLen > 0) std::printf("pp%-5d %10.1f ± %.1f tokens/s\n", o->promptLen, pp.mean(), pp.stddev());
       if (o->gen > 0)

@@ -76,8 +76,8 @@ enum class KvType { kF32, kF16 };
 
 struct SessionOptions {
   int nCtx = 4096;        // KV cache length; clamped to [1, model context if set]
-  int nBatch = 128;       // prefill chunk: tokens per forward call (bench: 128 beat 64 by ~20% on
-                          // F16 at +7 MiB resident for qwen2-0.5b)
+  int nBatch = 0;         // prefill chunk: tokens per forward call; 0 picks it from the model's
+                          // shape (Session::autoBatch), else clamped to [1, 512]
   int nThreads = 0;       // 0: all hardware threads
   KvType kvType = KvType::kF16;
   int nSeq = 1;           // independent sequences sharing the weights (batched decode)
@@ -113,6 +113,16 @@ class Session {
   ThreadPool& pool() { return m_pool; }
   const Model& model() const { return m_model; }
   size_t kvCacheBytes() const;
+  int batchSize() const { return m_nBatch; }  // the prefill chunk in use
+  // The chunk nBatch = 0 picks: the largest of 512, 256 and 128 tokens whose activation buffers
+  // stay within kAutoBatchBytes and nCtx tokens, else 128. Larger chunks convert the weights for the
+  // AMX tiles fewer times and synchronise the pool less per token; the budget keeps resident
+  // memory within the bound (file + KV cache + 64 MiB).
+  static int autoBatch(const ModelConfig& c, int nThreads, int nCtx);
+  static constexpr size_t kAutoBatchBytes = 16u << 20;
+  // Floats of activation buffers for a chunk of nb tokens (the chunk buffers and the attention
+  // scratch of nThreads threads).
+  static size_t chunkFloats(const ModelConfig& c, size_t nb, int nThreads);
 
  private:
   Status checkTokens(std::span<const int32_t> tokens) const;

@@ -21,7 +21,7 @@ Session::Session(const Model& model, const SessionOptions& opts)
       m_pool(opts.nThreads),
       m_kvType(opts.kvType),
       m_nCtx(std::max(1, opts.nCtx)),
-      m_nBatch(std::clamp(opts.nBatch, 1, 512)) {
+      m_nBatch(opts.nBatch > 0 ? std::clamp(opts.nBatch, 1, 512) : autoBatch(model.config(), m_pool.size(), m_nCtx)) {
   const ModelConfig& c = m_config;
   const size_t kvElt = m_kvType == KvType::kF16 ? 2 : 4;
   m_seqPos.assign(static_cast<size_t>(std::max(1, opts.nSeq)), 0);
@@ -217,10 +217,32 @@ constexpr int kAttnQueryBlock = 32;  // query positions per causal block (see at
 using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 }  // namespace
 
-size_t Session::attnScratchFloats() const {
-  const size_t D = static_cast<size_t>(m_config.headDim);
-  const size_t R = static_cast<size_t>(m_config.groupSize()) * m_nBatch;
+namespace {
+size_t attnScratchFloatsFor(const ModelConfig& c, size_t nb) {
+  const size_t D = static_cast<size_t>(c.headDim);
+  const size_t R = static_cast<size_t>(c.groupSize()) * nb;
   return 2 * kAttnTile * D + R * kAttnTile + 2 * R * D + 2 * R;
+}
+}  // namespace
+
+size_t Session::attnScratchFloats() const { return attnScratchFloatsFor(m_config, static_cast<size_t>(m_nBatch)); }
+
+size_t Session::chunkFloats(const ModelConfig& c, size_t nb, int nThreads) {
+  const size_t Q = nb * static_cast<size_t>(c.qDim()), KV = nb * static_cast<size_t>(c.kvDim()),
+               F = nb * static_cast<size_t>(c.nFf);
+  return 3 * nb * static_cast<size_t>(c.nEmbd) + std::max(2 * Q + 2 * KV, 2 * F) +
+         static_cast<size_t>(nThreads) * attnScratchFloatsFor(c, nb) + nb * static_cast<size_t>(c.headDim);
+}
+
+int Session::autoBatch(const ModelConfig& c, int nThreads, int nCtx) {
+  // Measured (duet bench -t 2, pp512, --batch 128 / 256 / 512): llama 6.3M F32 11.6k / 12.4k /
+  // 12.9k tok/s; qwen2-0.5b Q4_0 937 / 956 and 889 / 978 (256: +10 MiB resident, past the
+  // budget); qwen3-0.6b Q4_K_M at 128 / 256: 595 / 647 and 589 / 652 (+6.5 MiB).
+  for (int nb : {512, 256}) {
+    if (nb > nCtx) continue;
+    if (chunkFloats(c, static_cast<size_t>(nb), nThreads) * sizeof(float) <= kAutoBatchBytes) return nb;
+  }
+  return 128;  // as before the choice existed (evalBatch takes up to this many sequences)
 }
 
 void Session::attention(int layer, const int* seqs, const int* poss, int n) {

@@ -187,6 +187,51 @@ TEST(ModelTest, LongSequenceMatchesReferenceAcrossAttentionTiles) {
   fs::remove(path);
 }
 
+// nBatch = 0 picks the chunk from the shape: the largest of 512 / 256 / 128 whose activation
+// buffers fit the budget and the context (else 128); an explicit nBatch is kept.
+TEST(ModelTest, AutomaticChunkFollowsTheShapeAndTheContext) {
+  auto shape = [](const char* preset) {
+    const SynthSpec sp = *synthPreset(preset);
+    ModelConfig c;
+    c.nLayer = sp.nLayer;
+    c.nEmbd = sp.nEmbd;
+    c.nHead = sp.nHead;
+    c.nHeadKv = sp.nHeadKv;
+    c.headDim = sp.headDim > 0 ? sp.headDim : sp.nEmbd / sp.nHead;
+    c.nFf = sp.nFf;
+    c.nVocab = sp.nVocab;
+    return c;
+  };
+  EXPECT_EQ(Session::autoBatch(shape("llama-6m"), 2, 4096), 512);
+  EXPECT_EQ(Session::autoBatch(shape("llama-6m"), 2, 300), 256);
+  EXPECT_EQ(Session::autoBatch(shape("llama-6m"), 2, 40), 128);
+  EXPECT_EQ(Session::autoBatch(shape("qwen3-0.6b"), 2, 4096), 256);
+  EXPECT_EQ(Session::autoBatch(shape("qwen2-0.5b"), 2, 4096), 128);
+  EXPECT_EQ(Session::autoBatch(shape("qwen3-4b"), 2, 4096), 128);
+  for (const char* p : {"llama-6m", "qwen3-0.6b", "qwen2-0.5b"}) {
+    const ModelConfig c = shape(p);
+    const int nb = Session::autoBatch(c, 2, 4096);
+    if (nb > 128) {
+      EXPECT_LE(Session::chunkFloats(c, nb, 2) * sizeof(float), Session::kAutoBatchBytes) << p;
+    }
+    if (nb < 512) {
+      EXPECT_GT(Session::chunkFloats(c, 2 * nb, 2) * sizeof(float), Session::kAutoBatchBytes) << p;
+    }
+  }
+
+  const std::string path = tempPath("autobatch.gguf");
+  ASSERT_TRUE(writeSynthModel(smallSpec(Arch::kLlama, GgmlType::kF32), path).ok());
+  auto model = Model::load(path);
+  ASSERT_TRUE(model.ok()) << model.message();
+  SessionOptions so;
+  so.nCtx = 300;
+  so.nThreads = 1;
+  EXPECT_EQ(Session(**model, so).batchSize(), 256);
+  so.nBatch = 7;
+  EXPECT_EQ(Session(**model, so).batchSize(), 7);
+  fs::remove(path);
+}
+
 // Several sequences decoded together give the same logits as each decoded alone.
 TEST(ModelTest, BatchedDecodeMatchesSeparateSessions) {
   const std::string path = tempPath("batch.gguf");
