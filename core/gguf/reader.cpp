@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -433,6 +434,13 @@ Result<std::unique_ptr<GgufFile>> GgufFile::open(const std::string& path) {
     }
     f->m_map = m;
     f->m_base = static_cast<const uint8_t*>(m);
+    // Asks for 2 MiB page-cache folios mapped by one page-table entry each: decode streams every
+    // weight once per token, and with 4 KiB pages its reads pay a TLB miss per page and restart
+    // the hardware prefetcher at each page boundary. Only pages read after this call benefit (a
+    // file already cached keeps its folios). qwen2-0.5b Q4_0 tg128 from a cold cache, 2 threads:
+    // 274 of 276 MiB mapped huge, 74.6 tok/s, against 164 MiB and 70.5 with DUET_NO_HUGEPAGE=1.
+    // Advice only: a kernel without THP for files ignores it.
+    if (!std::getenv("DUET_NO_HUGEPAGE")) (void)::madvise(m, f->m_size, MADV_HUGEPAGE);
   }
   ::close(fd);  // the mapping keeps the file alive
   Parser p(*f);
