@@ -6,6 +6,7 @@
 // K-quant types need cols % 256 == 0, so their 896-wide shapes use 1024.
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
+#include <sys/mman.h>
 
 #include <cstdlib>
 #include <map>
@@ -136,6 +137,57 @@ void BM_ReadBandwidth(benchmark::State& state) {
 BENCHMARK(BM_ReadBandwidth)
     ->ArgNames({"threads", "MiB"})
     ->ArgsProduct({{1, 2}, {32, 1024}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// Whether the read rate that bounds decode can be raised from software: BM_ReadVariants/
+// <threads>/<MiB>/<huge>/<prefetchKiB> reads an anonymous mapping with 2 MiB pages asked for
+// (huge = 1, MADV_HUGEPAGE) or refused, and software prefetch (into L2) that many KiB ahead
+// (0: none), each thread its own contiguous part, as decode reads its rows.
+void BM_ReadVariants(benchmark::State& state) {
+  ThreadPool& p = pool(static_cast<int>(state.range(0)));
+  const size_t bytes = static_cast<size_t>(state.range(1)) << 20, align = 2u << 20;
+  const bool huge = state.range(2) != 0;
+  const size_t ahead = static_cast<size_t>(state.range(3)) << 10;
+  void* raw = mmap(nullptr, bytes + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) {
+    state.SkipWithError("mmap failed");
+    return;
+  }
+  auto* buf = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(raw) + align - 1) & ~(align - 1));
+  (void)madvise(buf, bytes, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+  const int64_t n = static_cast<int64_t>(bytes / sizeof(float));
+  for (int64_t i = 0; i < n; ++i) buf[i] = 1.0f;  // resident
+#if defined(__AVX512F__)
+  std::vector<float> partial(64, 0.0f);
+  for (auto _ : state) {
+    p.run([&](int ith, int nth) {
+      int64_t b, e;
+      ThreadPool::split(n / 64, ith, nth, b, e);  // whole 256-byte steps
+      const char* base = reinterpret_cast<const char*>(buf);
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      for (size_t at = static_cast<size_t>(b) * 256; at < static_cast<size_t>(e) * 256; at += 256) {
+        if (ahead > 0 && at + ahead < bytes)
+          for (int l = 0; l < 4; ++l) _mm_prefetch(base + at + ahead + 64 * l, _MM_HINT_T1);
+        a0 = _mm512_add_ps(a0, _mm512_load_ps(base + at));
+        a1 = _mm512_add_ps(a1, _mm512_load_ps(base + at + 64));
+        a2 = _mm512_add_ps(a2, _mm512_load_ps(base + at + 128));
+        a3 = _mm512_add_ps(a3, _mm512_load_ps(base + at + 192));
+      }
+      partial[static_cast<size_t>(ith) * 8] =
+          _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+    });
+    benchmark::DoNotOptimize(partial.data());
+  }
+#else
+  state.SkipWithError("needs AVX-512");
+#endif
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bytes));
+  munmap(raw, bytes + align);
+}
+BENCHMARK(BM_ReadVariants)
+    ->ArgNames({"threads", "MiB", "huge", "prefetchKiB"})
+    ->ArgsProduct({{2}, {512}, {0, 1}, {0, 4, 16}})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
