@@ -215,9 +215,7 @@ namespace {
 constexpr int kAttnTile = 256;
 constexpr int kAttnQueryBlock = 32;  // query positions per causal block (see attention)
 using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-}  // namespace
 
-namespace {
 size_t attnScratchFloatsFor(const ModelConfig& c, size_t nb) {
   const size_t D = static_cast<size_t>(c.headDim);
   const size_t R = static_cast<size_t>(c.groupSize()) * nb;
