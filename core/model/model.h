@@ -123,6 +123,7 @@ class Session {
   // Floats of activation buffers for a chunk of nb tokens (the chunk buffers and the attention
   // scratch of nThreads threads).
   static size_t chunkFloats(const ModelConfig& c, size_t nb, int nThreads);
+  size_t chunkBufferFloats() const;  // what this session allocated of them (equals chunkFloats)
 
  private:
   Status checkTokens(std::span<const int32_t> tokens) const;

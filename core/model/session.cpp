@@ -232,6 +232,11 @@ size_t Session::chunkFloats(const ModelConfig& c, size_t nb, int nThreads) {
          static_cast<size_t>(nThreads) * attnScratchFloatsFor(c, nb) + nb * static_cast<size_t>(c.headDim);
 }
 
+size_t Session::chunkBufferFloats() const {
+  return m_x.size() + m_xn.size() + m_tmp.size() + m_phase.size() + m_attnScratch.size() + m_ropeCos.size() +
+         m_ropeSin.size();
+}
+
 int Session::autoBatch(const ModelConfig& c, int nThreads, int nCtx) {
   // Measured (duet bench -t 2, pp512, --batch 128 / 256 / 512): llama 6.3M F32 11.6k / 12.4k /
   // 12.9k tok/s; qwen2-0.5b Q4_0 937 / 956 and 889 / 978 (256: +10 MiB resident, past the

@@ -226,9 +226,17 @@ TEST(ModelTest, AutomaticChunkFollowsTheShapeAndTheContext) {
   SessionOptions so;
   so.nCtx = 300;
   so.nThreads = 1;
-  EXPECT_EQ(Session(**model, so).batchSize(), 256);
+  {
+    const Session s(**model, so);
+    EXPECT_EQ(s.batchSize(), 256);
+    // The budget's arithmetic is the constructor's: what it allocated is what autoBatch counted.
+    EXPECT_EQ(s.chunkBufferFloats(), Session::chunkFloats((*model)->config(), 256, 1));
+  }
   so.nBatch = 7;
-  EXPECT_EQ(Session(**model, so).batchSize(), 7);
+  so.nThreads = 2;
+  const Session s7(**model, so);
+  EXPECT_EQ(s7.batchSize(), 7);
+  EXPECT_EQ(s7.chunkBufferFloats(), Session::chunkFloats((*model)->config(), 7, 2));
   fs::remove(path);
 }
 
