@@ -312,7 +312,10 @@ void Session::attention(int layer, const int* seqs, const int* poss, int n) {
           const int Tb = std::min(T, pos0 + te - p0);
           const int r0 = tb * G, nR = (te - tb) * G;
           Eigen::Map<RowMat> Sm(st, nR, Tb);
-          Sm.noalias() = (Qm.middleRows(r0, nR) * Km.topRows(Tb).transpose()) * scale;
+          // The scale apart: as one expression Eigen put a one-row product in a heap temporary
+          // (a malloc per head and layer in decode).
+          Sm.noalias() = Qm.middleRows(r0, nR) * Km.topRows(Tb).transpose();
+          Sm *= scale;
           for (int i = 0; i < nR; ++i) {
             const int r = r0 + i;
             const int valid = std::min(Tb, pos0 + r / G + 1 - p0);  // >= 1: tb >= p0 - pos0
