@@ -6,10 +6,12 @@
 #include <QImage>
 #include <QLineEdit>
 #include <QProgressBar>
+#include <QSemaphore>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <atomic>
 #include <set>
 
 #include "core/export/export.h"
@@ -111,9 +113,20 @@ void TestEvalViews::cancelledRunResumesWithNothingLostOrDuplicated() {
   dlg.setStorePath(m_db);
   QSignalSpy progress(h.client.get(), &EngineClient::evalProgress);
   QSignalSpy finished(h.client.get(), &EngineClient::evalFinished);
+  // The worker waits at its second stored item until the dialog has cancelled: on a fast machine
+  // the whole run would otherwise finish before the cancel arrives (CI saw it finish uncancelled).
+  QSemaphore cancelled;
+  std::atomic<int> ticks{0};
+  QObject::connect(
+      h.worker, &EngineWorker::evalProgress, h.worker,
+      [&](RequestId, const EvalTick&) {
+        if (++ticks == 2) (void)cancelled.tryAcquire(1, 30000);
+      },
+      Qt::DirectConnection);
   dlg.start();
   QTRY_VERIFY_WITH_TIMEOUT(progress.count() >= 2, 60000);
   dlg.cancel();
+  cancelled.release();
   QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 10000);
   const qint64 run = finished.at(0).at(0).toLongLong();
   QCOMPARE(finished.at(0).at(1).toBool(), true);
