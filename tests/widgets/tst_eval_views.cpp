@@ -117,7 +117,7 @@ void TestEvalViews::cancelledRunResumesWithNothingLostOrDuplicated() {
   // the whole run would otherwise finish before the cancel arrives (CI saw it finish uncancelled).
   QSemaphore cancelled;
   std::atomic<int> ticks{0};
-  QObject::connect(
+  const auto gate = QObject::connect(
       h.worker, &EngineWorker::evalProgress, h.worker,
       [&](RequestId, const EvalTick&) {
         if (++ticks == 2) (void)cancelled.tryAcquire(1, 30000);
@@ -128,6 +128,7 @@ void TestEvalViews::cancelledRunResumesWithNothingLostOrDuplicated() {
   dlg.cancel();
   cancelled.release();
   QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 10000);
+  QObject::disconnect(gate);  // the slot refers to this function's locals
   const qint64 run = finished.at(0).at(0).toLongLong();
   QCOMPARE(finished.at(0).at(1).toBool(), true);
   auto partial = m_store->items(run);
