@@ -35,6 +35,10 @@ namespace duet::kernels::detail {
 // Group size of the unpacked form of quantized type t (32, or 16 for Q6_K); 0 for float types.
 int unpackGroupSize(GgmlType t);
 
+// The code offset c of the symmetric types, whose unpacked groups all have offs[g] = c * ws[g]
+// (-128 Q8_0, -8 Q4_0, -16 Q5_0, -32 Q6_K); 0 for the types with a free offset per group.
+int unpackedCodeOffset(GgmlType t);
+
 // Unpacks one row of `cols` elements of quantized type t (cols a multiple of its block size).
 // q: [cols] codes, ws/offs: [cols / G].
 void unpackRow(GgmlType t, const void* row, int64_t cols, uint8_t* q, float* ws, float* offs);
@@ -92,12 +96,15 @@ void floatPrefillTile(const float* wf, int nRows, const float* xi, int64_t cols,
 // Prefill activations, 16 tokens per vector lane set: for token vector v (tokens 16v..16v+15),
 //   qs[(v * cols/4 + k4) * 64 + lane * 4 + j] = code of token 16v+lane, element 4*k4 + j,
 //   da[(v * cols/32 + b) * 16 + lane], dsG[(v * cols/G + g) * 16 + lane] (G = 32 and 16).
-// Missing tokens (past nTok) are zero.
+// Missing tokens (past nTok) are zero. For a symmetric weight type (unpackedCodeOffset c != 0),
+// init[(v * cols/G + g) * 16 + lane] = c * (sum of the token's codes in group g): the start value
+// of the group's integer dot, which folds the weights' offset in exactly; null otherwise.
 struct ActTiles {
   const int8_t* qs;
   const float* da;
   const float* ds32;
   const float* ds16;
+  const int32_t* init;
   int64_t cols;
   int64_t nVec;  // number of 16-token vectors
 };
@@ -107,8 +114,11 @@ struct ActTiles {
 void interleaveActs(const int8_t* qs, const float* da, const float* ds32, const float* ds16,
                     int64_t cols, int64_t nTok, int64_t v0, int64_t v1, int8_t* tqs, float* tda,
                     float* tds32, float* tds16);
+// Writes ActTiles::init for token vectors [v0, v1) from the interleaved codes tqs, for groups of
+// G codes and code offset c.
+void buildTileInit(const int8_t* tqs, int64_t cols, int64_t v0, int64_t v1, int G, int c, int32_t* init);
 
-// Computes y[t * ldy + r] for the nRows (<= 4) unpacked rows (q: row stride cols, ws/offs: row
+// Computes y[t * ldy + r] for the nRows (<= 6) unpacked rows (q: row stride cols, ws/offs: row
 // stride cols/G) and tokens t in [16 v0, min(16 v1, nTok)).
 void prefillTile(const uint8_t* q, const float* ws, const float* offs, int groupSize, int nRows,
                  const ActTiles& a, int64_t v0, int64_t v1, int64_t nTok, float* y, int64_t ldy);

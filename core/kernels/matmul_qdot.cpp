@@ -169,10 +169,26 @@ void interleaveActs(const int8_t* qs, const float* da, const float* ds32, const 
   }
 }
 
+void buildTileInit(const int8_t* tqs, int64_t cols, int64_t v0, int64_t v1, int G, int c, int32_t* init) {
+  const int64_t c4 = cols / 4, nG = cols / G;
+  const __m512i ones = _mm512_set1_epi8(1);
+  for (int64_t v = v0; v < v1; ++v)
+    for (int64_t g = 0; g < nG; ++g) {
+      __m512i sum = _mm512_setzero_si512();  // lane l: sum of token l's codes in the group
+      for (int k4 = 0; k4 < G / 4; ++k4)
+        sum = _mm512_dpbusd_epi32(sum, ones, _mm512_loadu_si512(tqs + (v * c4 + g * (G / 4) + k4) * 64));
+      _mm512_storeu_si512(init + (v * nG + g) * 16, _mm512_mullo_epi32(sum, _mm512_set1_epi32(c)));
+    }
+}
+
 namespace {
 
-// R weight rows x TV token vectors (16 tokens each), groups of G codes.
-template <int R, int TV, int G>
+// R weight rows x TV token vectors (16 tokens each), groups of G codes. Per row, token vector and
+// group: G / 4 dpbusd, then one conversion and two float ops that apply the weight and activation
+// scales; with kSym the weights' offset is already in the integer start values (a.init), else it
+// takes one more FMA (offs * ds). All of it runs on the two vector ports, so the scale ops cost
+// 3 / (G / 4 + 3) of the peak: larger R x TV tiles do not change that ratio, only the loads.
+template <int R, int TV, int G, bool kSym>
 void tileKernel(const uint8_t* q, const float* ws, const float* offs, const ActTiles& a, int64_t v,
                 int64_t nTok, float* y, int64_t ldy) {
   const int64_t cols = a.cols, nG = cols / G, c4 = cols / 4, nb = cols / 32;
@@ -180,19 +196,23 @@ void tileKernel(const uint8_t* q, const float* ws, const float* offs, const ActT
   __m512 accF[R][TV];
   for (int r = 0; r < R; ++r)
     for (int j = 0; j < TV; ++j) accF[r][j] = _mm512_setzero_ps();
-  const int8_t* aq[TV];
-  for (int j = 0; j < TV; ++j) aq[j] = a.qs + (v + j) * c4 * 64;
+  const int8_t* aq = a.qs + v * c4 * 64;  // token vector v + j at aq + j * c4 * 64
   for (int64_t g = 0; g < nG; ++g) {
     __m512i accI[R][TV];
-    for (int r = 0; r < R; ++r)
-      for (int j = 0; j < TV; ++j) accI[r][j] = _mm512_setzero_si512();
+    for (int j = 0; j < TV; ++j) {
+      const __m512i start =
+          kSym ? _mm512_loadu_si512(a.init + ((v + j) * nG + g) * 16) : _mm512_setzero_si512();
+      for (int r = 0; r < R; ++r) accI[r][j] = start;
+    }
+    const uint8_t* qg = q + g * G;
+    const int8_t* ag = aq + g * (G / 4) * 64;
+#pragma GCC unroll 8
     for (int k4 = 0; k4 < G / 4; ++k4) {
-      const int64_t kk = g * (G / 4) + k4;
       __m512i av[TV];
-      for (int j = 0; j < TV; ++j) av[j] = _mm512_loadu_si512(aq[j] + kk * 64);
+      for (int j = 0; j < TV; ++j) av[j] = _mm512_loadu_si512(ag + j * c4 * 64 + k4 * 64);
       for (int r = 0; r < R; ++r) {
         int32_t w4;
-        std::memcpy(&w4, q + r * cols + 4 * kk, 4);
+        std::memcpy(&w4, qg + r * cols + 4 * k4, 4);
         const __m512i wb = _mm512_set1_epi32(w4);
         for (int j = 0; j < TV; ++j) accI[r][j] = _mm512_dpbusd_epi32(accI[r][j], wb, av[j]);
       }
@@ -201,13 +221,14 @@ void tileKernel(const uint8_t* q, const float* ws, const float* offs, const ActT
     __m512 dav[TV], dsv[TV];
     for (int j = 0; j < TV; ++j) {
       dav[j] = _mm512_loadu_ps(a.da + ((v + j) * nb + b) * 16);
-      dsv[j] = _mm512_loadu_ps(ds + ((v + j) * nG + g) * 16);
+      if constexpr (!kSym) dsv[j] = _mm512_loadu_ps(ds + ((v + j) * nG + g) * 16);
     }
     for (int r = 0; r < R; ++r) {
-      const __m512 s = _mm512_set1_ps(ws[r * nG + g]), o = _mm512_set1_ps(offs[r * nG + g]);
+      const __m512 s = _mm512_set1_ps(ws[r * nG + g]);
       for (int j = 0; j < TV; ++j) {
         accF[r][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(accI[r][j]), _mm512_mul_ps(dav[j], s), accF[r][j]);
-        accF[r][j] = _mm512_fmadd_ps(dsv[j], o, accF[r][j]);
+        if constexpr (!kSym)
+          accF[r][j] = _mm512_fmadd_ps(dsv[j], _mm512_set1_ps(offs[r * nG + g]), accF[r][j]);
       }
     }
   }
@@ -222,33 +243,30 @@ void tileKernel(const uint8_t* q, const float* ws, const float* offs, const ActT
   }
 }
 
-template <int R, int G>
-void tileRows(const uint8_t* q, const float* ws, const float* offs, const ActTiles& a, int64_t v0,
-              int64_t v1, int64_t nTok, float* y, int64_t ldy) {
+template <int R, int G, bool kSym>
+void tileRows(const uint8_t* q, const float* ws, const float* offs, const ActTiles& a, int64_t v0, int64_t v1,
+              int64_t nTok, float* y, int64_t ldy) {
   int64_t v = v0;
-  for (; v + 2 <= v1; v += 2) tileKernel<R, 2, G>(q, ws, offs, a, v, nTok, y, ldy);
-  if (v < v1) tileKernel<R, 1, G>(q, ws, offs, a, v, nTok, y, ldy);
+  for (; v + 2 <= v1; v += 2) tileKernel<R, 2, G, kSym>(q, ws, offs, a, v, nTok, y, ldy);
+  if (v < v1) tileKernel<R, 1, G, kSym>(q, ws, offs, a, v, nTok, y, ldy);
 }
 
-template <int G>
-void tileDispatch(const uint8_t* q, const float* ws, const float* offs, int nRows, const ActTiles& a,
-                  int64_t v0, int64_t v1, int64_t nTok, float* y, int64_t ldy) {
-  switch (nRows) {
-    case 4: tileRows<4, G>(q, ws, offs, a, v0, v1, nTok, y, ldy); return;
-    case 3: tileRows<3, G>(q, ws, offs, a, v0, v1, nTok, y, ldy); return;
-    case 2: tileRows<2, G>(q, ws, offs, a, v0, v1, nTok, y, ldy); return;
-    default: tileRows<1, G>(q, ws, offs, a, v0, v1, nTok, y, ldy); return;
-  }
-}
+using TileRowsFn = void (*)(const uint8_t*, const float*, const float*, const ActTiles&, int64_t, int64_t,
+                            int64_t, float*, int64_t);
+
+template <int G, bool kSym>
+constexpr TileRowsFn kTileRows[] = {tileRows<1, G, kSym>, tileRows<2, G, kSym>, tileRows<3, G, kSym>,
+                                    tileRows<4, G, kSym>, tileRows<5, G, kSym>, tileRows<6, G, kSym>};
 
 }  // namespace
 
 void prefillTile(const uint8_t* q, const float* ws, const float* offs, int groupSize, int nRows,
                  const ActTiles& a, int64_t v0, int64_t v1, int64_t nTok, float* y, int64_t ldy) {
-  if (groupSize == 32)
-    tileDispatch<32>(q, ws, offs, nRows, a, v0, v1, nTok, y, ldy);
-  else
-    tileDispatch<16>(q, ws, offs, nRows, a, v0, v1, nTok, y, ldy);
+  const int i = std::clamp(nRows, 1, 6) - 1;
+  const bool sym = a.init != nullptr;
+  const TileRowsFn fn = groupSize == 32 ? (sym ? kTileRows<32, true>[i] : kTileRows<32, false>[i])
+                                        : (sym ? kTileRows<16, true>[i] : kTileRows<16, false>[i]);
+  fn(q, ws, offs, a, v0, v1, nTok, y, ldy);
 }
 #endif
 

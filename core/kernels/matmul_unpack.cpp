@@ -214,6 +214,21 @@ int unpackGroupSize(GgmlType t) {
   }
 }
 
+int unpackedCodeOffset(GgmlType t) {
+  switch (t) {
+    case GgmlType::kQ8_0:
+      return -128;
+    case GgmlType::kQ4_0:
+      return -8;
+    case GgmlType::kQ5_0:
+      return -16;
+    case GgmlType::kQ6_K:
+      return -32;
+    default:
+      return 0;
+  }
+}
+
 void unpackRow(GgmlType t, const void* row, int64_t cols, uint8_t* q, float* ws, float* offs) {
   switch (t) {
     case GgmlType::kQ8_0: unpack32<BlockQ8_0>(t, row, cols / 32, q, ws, offs); return;
