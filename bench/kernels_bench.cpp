@@ -102,6 +102,30 @@ void matmulArgs(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(BM_Matmul)->Apply(matmulArgs);
 
+// The 6.3 M llama's prefill shapes (288 wide, FFN 768; duet synth --preset llama-6m), a 512-token
+// chunk: small matrices whose whole pass is a few hundred microseconds, so tiling and fork-join
+// costs show. BM_MatmulTiny/<rows>/<cols>/<threads>, F32.
+void BM_MatmulTiny(benchmark::State& state) {
+  benchmark::State& s = state;
+  const int64_t rows = s.range(0), cols = s.range(1), nTok = 512;
+  const WeightSet& w = weights(GgmlType::kF32, rows, cols);
+  ThreadPool& p = pool(static_cast<int>(s.range(2)));
+  std::vector<float> x(static_cast<size_t>(nTok * cols), 0.5f), y(static_cast<size_t>(nTok * rows));
+  const kn::MatrixView view{GgmlType::kF32, w.data.data(), rows, cols, w.rowBytes};
+  for (auto _ : s) {
+    kn::matmul(view, x.data(), nTok, y.data(), p);
+    benchmark::DoNotOptimize(y.data());
+  }
+  s.counters["GOPS"] = benchmark::Counter(2.0 * static_cast<double>(rows * cols * nTok) / 1e9,
+                                          benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_MatmulTiny)
+    ->ArgNames({"rows", "cols", "threads"})
+    ->ArgsProduct({{288}, {288}, {1, 2}})
+    ->ArgsProduct({{768}, {288}, {1, 2}})
+    ->ArgsProduct({{288}, {768}, {1, 2}})
+    ->UseRealTime();
+
 void BM_PoolRun(benchmark::State& state) {
   ThreadPool& p = pool(static_cast<int>(state.range(0)));
   std::vector<int> sink(64);
