@@ -5,9 +5,11 @@
 //  - prefill (AVX-512 VNNI, >= kQuantPrefillMinTok tokens): tiles of unpacked weight rows
 //    against 16-token lane sets (matmul_qdot.cpp), each weight row read once per 64 tokens.
 // Work is split over output rows, one contiguous chunk per pool thread. Float weights take the
-// same two shapes in matmul_float.cpp. The representation is described in matmul_internal.h.
+// same two shapes in matmul_float.cpp, and Eigen's GEMM for long F32 prefills (and for every
+// float prefill where there is no AVX-512). The representation is described in matmul_internal.h.
 #include "core/kernels/matmul.h"
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cassert>
 #include <cstdint>
@@ -32,6 +34,13 @@ constexpr int64_t kQuantRowTile = 6;
 constexpr int64_t kFloatRowTile = 6;
 constexpr int64_t kQuantPanelBytes = 512 << 10;  // unpacked weight codes per thread per panel
 constexpr int64_t kFloatTokVecBlock = 4;
+constexpr int64_t kFloatPanelBytes = 256 << 10;  // widened F16 / BF16 rows per thread, Eigen path
+// From this many tokens F32 weights (used in place) take Eigen's GEMM on AVX-512 too; below it,
+// and for F16 / BF16 (widened per tile), the broadcast tiles win. kernels_bench, 2 threads, F32,
+// best of 9, tiles vs Eigen in GOP/s: BM_MatmulTiny (512 tokens) 288x288 207 / 256, 768x288
+// 227 / 263, 288x768 228 / 266; BM_Matmul 4864x896 at 64 / 128 / 512 tokens 306 / 270 / 289 vs
+// 240 / 253 / 275, 896x4864 307 / 262 / 255 vs 203 / 242 / 275; F16 4864x896x128 254 vs 190.
+constexpr int64_t kFloatEigenMinTok = 256;
 
 template <class T>
 T* grow(std::vector<T>& v, size_t n) {
@@ -152,6 +161,36 @@ void matmulAmx(const MatrixView& w, const float* x, int64_t nTok, float* y, Thre
 
 // ---- float weights --------------------------------------------------------------------------
 
+// Prefill of float weights with Eigen's GEMM (packed, cache-blocked panels): each thread
+// multiplies its share of the rows by all tokens. F32 rows are used in place; F16 / BF16 rows are
+// widened into a per-thread panel of kFloatPanelBytes first. Deterministic: Eigen's blocking
+// depends only on the shapes and the CPU's cache sizes.
+void floatPrefillEigen(const MatrixView& w, const float* x, int64_t nTok, float* y, ThreadPool& pool) {
+  using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const int64_t cols = w.cols, rows = w.rows;
+  const bool inPlace = w.type == GgmlType::kF32 && w.rowBytes == static_cast<size_t>(cols) * sizeof(float);
+  pool.run([&](int ith, int nth) {
+    int64_t r0, r1;
+    ThreadPool::split(rows, ith, nth, r0, r1);
+    if (r0 >= r1) return;
+    const Eigen::Map<const RowMat> xm(x, nTok, cols);
+    const int64_t panel = inPlace ? r1 - r0 : std::max<int64_t>(16, kFloatPanelBytes / (cols * 4));
+    float* wf =
+        inPlace ? nullptr : grow(weightScratch().wf, static_cast<size_t>(std::min(panel, r1 - r0) * cols));
+    for (int64_t p0 = r0; p0 < r1; p0 += panel) {
+      const int64_t n = std::min(panel, r1 - p0);
+      const float* wp = reinterpret_cast<const float*>(rowPtr(w, p0));
+      if (!inPlace) {
+        for (int64_t i = 0; i < n; ++i) dequantizeRow(w.type, rowPtr(w, p0 + i), wf + i * cols, cols);
+        wp = wf;
+      }
+      const Eigen::Map<const RowMat> wm(wp, n, cols);
+      Eigen::Map<RowMat, 0, Eigen::OuterStride<>> ym(y + p0, nTok, n, Eigen::OuterStride<>(rows));
+      ym.noalias() = xm * wm.transpose();
+    }
+  });
+}
+
 void matmulFloat(const MatrixView& w, const float* x, int64_t nTok, float* y, ThreadPool& pool) {
   const int64_t cols = w.cols, rows = w.rows;
 #if defined(DUET_AMX)
@@ -162,6 +201,8 @@ void matmulFloat(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
   if (nTok >= kAmxMinTok && amxUsable()) return matmulAmx(w, x, nTok, y, pool);
 #endif
 #if defined(DUET_AVX512VNNI)
+  const bool f32InPlace = w.type == GgmlType::kF32 && w.rowBytes == static_cast<size_t>(cols) * sizeof(float);
+  if (nTok >= kFloatEigenMinTok && f32InPlace) return floatPrefillEigen(w, x, nTok, y, pool);
   if (nTok >= kFloatPrefillMinTok) {
     const int64_t nVec = (nTok + 15) / 16;
     float* xi = grow(actScratch().xi, static_cast<size_t>(nVec * cols * 16));
@@ -183,7 +224,7 @@ void matmulFloat(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
           const int64_t r0 = tile * kFloatRowTile, nr = std::min(kFloatRowTile, rows - r0);
           // F32 rows are used in place (consecutive rows are contiguous); others are widened.
           const float* tileW = reinterpret_cast<const float*>(rowPtr(w, r0));
-          if (w.type != GgmlType::kF32 || w.rowBytes != static_cast<size_t>(cols) * sizeof(float)) {
+          if (!f32InPlace) {
             for (int64_t i = 0; i < nr; ++i) dequantizeRow(w.type, rowPtr(w, r0 + i), wf + i * cols, cols);
             tileW = wf;
           }
@@ -193,6 +234,8 @@ void matmulFloat(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
     });
     return;
   }
+#else
+  if (nTok >= kFloatPrefillMinTok) return floatPrefillEigen(w, x, nTok, y, pool);
 #endif
   pool.run([&](int ith, int nth) {
     int64_t r0, r1;
