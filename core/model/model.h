@@ -131,6 +131,7 @@ class Session {
   // of one sequence attend together.
   void forwardChunk(const int32_t* tokens, const int* seqs, const int* poss, int n, bool allLogits,
                     size_t logitsOffset, bool lastLogits = true);
+  void prepareQkv(int layer, const LayerWeights& L, int t, int seq, int pos, bool neox);
   void attention(int layer, const int* seqs, const int* poss, int n);
   size_t kvSlot(int layer, int seq, int pos) const {
     return ((static_cast<size_t>(layer) * m_seqPos.size() + seq) * m_nCtx + pos) * m_config.kvDim();
