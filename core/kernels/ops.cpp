@@ -14,8 +14,22 @@
 namespace duet::kernels {
 
 void rmsNorm(const float* x, const float* w, float* out, int n, float eps) {
-  double ss = 0.0;  // double: a long row of small values must not lose the sum
-  for (int i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  // The sum of squares in double (a long row of small values must not lose it), in 16 lanes
+  // assigned by index and reduced in a fixed order, so the result does not depend on where x
+  // sits in memory; the scalar loop was ~2% of a qwen2-0.5b prefill.
+  double ss = 0.0;
+  int i = 0;
+#if defined(__AVX512F__)
+  __m512d acc0 = _mm512_setzero_pd(), acc1 = _mm512_setzero_pd();
+  for (; i + 16 <= n; i += 16) {
+    const __m512d lo = _mm512_cvtps_pd(_mm256_loadu_ps(x + i)),
+                  hi = _mm512_cvtps_pd(_mm256_loadu_ps(x + i + 8));
+    acc0 = _mm512_fmadd_pd(lo, lo, acc0);
+    acc1 = _mm512_fmadd_pd(hi, hi, acc1);
+  }
+  ss = _mm512_reduce_add_pd(_mm512_add_pd(acc0, acc1));
+#endif
+  for (; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
   const float scale = static_cast<float>(1.0 / std::sqrt(ss / n + eps));
   if (w) {
     for (int i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];

@@ -358,6 +358,29 @@ TEST(OpsTest, RmsNormRopeSoftmaxAgainstScalar) {
   for (float e : x) ss += e * e;
   for (int i = 0; i < 8; ++i) EXPECT_NEAR(out[i], x[i] / std::sqrt(ss / 8 + 1e-6) * 0.5, 1e-5);
 
+  // Rows longer than the SIMD lanes, at every alignment: the double-precision reference, and the
+  // same bits wherever the row sits.
+  for (int len : {37, 896}) {
+    std::vector<float> buf(static_cast<size_t>(len) + 16), wl(static_cast<size_t>(len)),
+        o(static_cast<size_t>(len));
+    std::vector<float> first;
+    for (int i = 0; i < len; ++i) wl[static_cast<size_t>(i)] = 0.5f + 0.01f * static_cast<float>(i % 7);
+    for (int off = 0; off < 16; ++off) {
+      for (int i = 0; i < len; ++i)
+        buf[static_cast<size_t>(off + i)] = std::sin(0.37f * static_cast<float>(i)) * 3.0f;
+      const float* xr = buf.data() + off;
+      kernels::rmsNorm(xr, wl.data(), o.data(), len, 1e-6f);
+      double sl = 0;
+      for (int i = 0; i < len; ++i) sl += static_cast<double>(xr[i]) * xr[i];
+      const double inv = 1.0 / std::sqrt(sl / len + 1e-6);
+      for (int i = 0; i < len; ++i)
+        ASSERT_NEAR(o[static_cast<size_t>(i)], xr[i] * inv * wl[static_cast<size_t>(i)], 1e-5)
+            << len << " " << i;
+      if (off == 0) first = o;
+      ASSERT_EQ(std::memcmp(first.data(), o.data(), o.size() * sizeof(float)), 0) << "offset " << off;
+    }
+  }
+
   std::vector<float> cs = {std::cos(0.3f), std::cos(0.1f)}, sn = {std::sin(0.3f), std::sin(0.1f)};
   std::vector<float> v = {1, 2, 3, 4};
   kernels::rope(v.data(), 1, 4, cs.data(), sn.data(), /*neox=*/false);
