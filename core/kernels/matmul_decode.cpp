@@ -13,6 +13,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "core/kernels/block_codes.h"
 #include "core/kernels/blocks.h"
 
 namespace duet::kernels::detail {
@@ -32,38 +33,10 @@ inline __m128 twoHalves(uint16_t d0, uint16_t d1) {
   return _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(d0 | (static_cast<uint32_t>(d1) << 16))));
 }
 
-inline __m512i nibbles2(const uint8_t* p0, const uint8_t* p1) {
-  const __m256i x =
-      _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p0))),
-                              _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1)), 1);
-  const __m512i z = _mm512_castsi256_si512(x);
-  const __m512i d = _mm512_shuffle_i64x2(z, z, 0x50);  // [p0, p0, p1, p1]
-  return _mm512_and_si512(_mm512_srlv_epi64(d, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0)),
-                          _mm512_set1_epi8(15));
-}
-
-inline __m512i fifth2(__m512i z, const uint8_t* qh0, const uint8_t* qh1) {
-  uint32_t h0, h1;
-  std::memcpy(&h0, qh0, 4);
-  std::memcpy(&h1, qh1, 4);
-  const __mmask64 k = _cvtu64_mask64(h0 | (static_cast<uint64_t>(h1) << 32));
-  return _mm512_mask_add_epi8(z, k, z, _mm512_set1_epi8(16));
-}
-
 // Codes of blocks b[0] and b[1] (b[1] unused when `one`; its lanes are zero).
 template <class B>
 inline __m512i codes2(const B* b, bool one) {
-  const B* b1 = one ? b : b + 1;
-  __m512i z;
-  if constexpr (std::is_same_v<B, BlockQ8_0>) {
-    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b->qs));
-    const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b1->qs));
-    z = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(x0), x1, 1),
-                         _mm512_set1_epi8(static_cast<char>(0x80)));
-  } else {
-    z = nibbles2(b->qs, b1->qs);
-    if constexpr (std::is_same_v<B, BlockQ5_0> || std::is_same_v<B, BlockQ5_1>) z = fifth2(z, b->qh, b1->qh);
-  }
+  const __m512i z = blockPairCodes(b, one ? b : b + 1);
   return one ? _mm512_maskz_mov_epi8(0xFFFFFFFFull, z) : z;
 }
 

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "core/kernels/block_codes.h"
 #include "core/kernels/blocks.h"
 #include "core/kernels/matmul_internal.h"
 #include "core/kernels/quant.h"
@@ -72,40 +73,11 @@ void blockScalar(GgmlType t, const uint8_t* p, uint8_t* q, float& ws, float& off
 // ---- 32-element block types: AVX-512, two blocks (64 codes) at a time ------------------------
 
 #if defined(DUET_AVX512VNNI)
-// Codes of two nibble blocks whose 16 qs bytes start at p0 and p1.
-inline __m512i nibblePair(const uint8_t* p0, const uint8_t* p1) {
-  const __m256i x = _mm256_inserti128_si256(
-      _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p0))),
-      _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1)), 1);
-  const __m512i z = _mm512_castsi256_si512(x);
-  const __m512i d = _mm512_shuffle_i64x2(z, z, 0x50);  // 128-bit lanes [p0, p0, p1, p1]
-  const __m512i sh = _mm512_srlv_epi64(d, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0));
-  return _mm512_and_si512(sh, _mm512_set1_epi8(15));
-}
-inline __m512i addFifthBit(__m512i z, const uint8_t* qh0, const uint8_t* qh1) {
-  uint32_t h0, h1;
-  std::memcpy(&h0, qh0, 4);
-  std::memcpy(&h1, qh1, 4);
-  const __mmask64 k = _cvtu64_mask64(h0 | (static_cast<uint64_t>(h1) << 32));
-  return _mm512_mask_add_epi8(z, k, z, _mm512_set1_epi8(16));
-}
-
 template <class B>
 void pairs(GgmlType t, const B* b, int64_t nb, uint8_t* q, float* ws, float* offs) {
   int64_t i = 0;
   for (; i + 2 <= nb; i += 2) {
-    __m512i z;
-    if constexpr (std::is_same_v<B, BlockQ8_0>) {
-      const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
-      const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i + 1].qs));
-      z = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(x0), x1, 1),
-                           _mm512_set1_epi8(static_cast<char>(0x80)));
-    } else {
-      z = nibblePair(b[i].qs, b[i + 1].qs);
-      if constexpr (std::is_same_v<B, BlockQ5_0> || std::is_same_v<B, BlockQ5_1>)
-        z = addFifthBit(z, b[i].qh, b[i + 1].qh);
-    }
-    _mm512_storeu_si512(q + 32 * i, z);
+    _mm512_storeu_si512(q + 32 * i, blockPairCodes(b + i, b + i + 1));
     for (int64_t j = i; j < i + 2; ++j) {
       const float d = h2f(b[j].d);
       ws[j] = d;
