@@ -133,8 +133,11 @@ class Session {
                     size_t logitsOffset, bool lastLogits = true);
   void prepareQkv(int layer, const LayerWeights& L, int t, int seq, int pos, bool neox);
   void attention(int layer, const int* seqs, const int* poss, int n);
-  size_t kvSlot(int layer, int seq, int pos) const {
-    return ((static_cast<size_t>(layer) * m_seqPos.size() + seq) * m_nCtx + pos) * m_config.kvDim();
+  // Element offset of the cached row of KV head kvh at position pos. Each head's rows are
+  // contiguous over positions, so attention streams them sequentially.
+  size_t kvSlot(int layer, int seq, int kvh, int pos) const {
+    return (((static_cast<size_t>(layer) * m_seqPos.size() + seq) * m_config.nHeadKv + kvh) * m_nCtx + pos) *
+           m_config.headDim;
   }
 
   const Model& m_model;
@@ -147,7 +150,7 @@ class Session {
   std::vector<int> m_chunkSeq, m_chunkPos;  // [nBatch] scratch for eval
 
   // KV cache, element type per m_kvType (F32: 4 bytes, F16: 2 bytes per element).
-  std::vector<uint8_t> m_k;  // [nLayer][nSeq][nCtx][kvDim]
+  std::vector<uint8_t> m_k;  // [nLayer][nSeq][nHeadKv][nCtx][headDim]
   std::vector<uint8_t> m_v;  // [nLayer][nSeq][nCtx][kvDim]
 
   // Activations for one chunk of up to nBatch tokens.

@@ -1,10 +1,10 @@
 // Session: KV cache and the forward pass of llama / qwen2 / qwen3 decoders.
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include <Eigen/Core>
-
+#include "core/kernels/attend.h"
 #include "core/kernels/ops.h"
 #include "core/model/model.h"
 
@@ -229,13 +229,15 @@ void Session::prepareQkv(int il, const LayerWeights& L, int t, int seq, int pos,
   const float* sn = &m_ropeSin[static_cast<size_t>(t) * half];
   kernels::rope(q, c.nHead, D, cs, sn, neox);
   kernels::rope(k, c.nHeadKv, D, cs, sn, neox);
-  const size_t slot = kvSlot(il, seq, pos);
-  if (m_kvType == KvType::kF16) {
-    kernels::toF16(k, reinterpret_cast<uint16_t*>(m_k.data()) + slot, KV);
-    kernels::toF16(v, reinterpret_cast<uint16_t*>(m_v.data()) + slot, KV);
-  } else {
-    std::memcpy(reinterpret_cast<float*>(m_k.data()) + slot, k, KV * sizeof(float));
-    std::memcpy(reinterpret_cast<float*>(m_v.data()) + slot, v, KV * sizeof(float));
+  for (int h = 0; h < c.nHeadKv; ++h) {
+    const size_t slot = kvSlot(il, seq, h, pos);
+    if (m_kvType == KvType::kF16) {
+      kernels::toF16(k + h * D, reinterpret_cast<uint16_t*>(m_k.data()) + slot, D);
+      kernels::toF16(v + h * D, reinterpret_cast<uint16_t*>(m_v.data()) + slot, D);
+    } else {
+      std::memcpy(reinterpret_cast<float*>(m_k.data()) + slot, k + h * D, D * sizeof(float));
+      std::memcpy(reinterpret_cast<float*>(m_v.data()) + slot, v + h * D, D * sizeof(float));
+    }
   }
 }
 
@@ -251,7 +253,8 @@ using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMa
 size_t attnScratchFloatsFor(const ModelConfig& c, size_t nb) {
   const size_t D = static_cast<size_t>(c.headDim);
   const size_t R = static_cast<size_t>(c.groupSize()) * nb;
-  return 2 * kAttnTile * D + R * kAttnTile + 2 * R * D + 2 * R;
+  return std::max(2 * kAttnTile * D + R * kAttnTile + 2 * R * D + 2 * R,
+                  kernels::attendScratchFloats(c.groupSize(), c.headDim));
 }
 }  // namespace
 
@@ -314,6 +317,17 @@ void Session::attention(int layer, const int* seqs, const int* poss, int n) {
       const int run = static_cast<int>(task / c.nHeadKv), kvh = static_cast<int>(task % c.nHeadKv);
       const int t0 = runStart[run], len = runLen[run], seq = seqs[t0], pos0 = poss[t0];
       const int R = G * len, P = pos0 + len;
+      if (len == 1) {
+        // A decode step: the G heads read each cached row once, with no tiles converted and
+        // packed for Eigen (qwen3-0.6b Q4_K_M, 48 greedy tokens after a 4000-token prompt, two
+        // runs: 8.9 / 11.0 -> 20.9 / 19.9 tok/s together with the per-head cache layout).
+        const size_t off = kvSlot(layer, seq, kvh, 0), eltBytes = f16 ? 2 : 4;
+        const kernels::KvRows kv{m_k.data() + off * eltBytes, m_v.data() + off * eltBytes,
+                                 static_cast<size_t>(D), f16};
+        const size_t qo = static_cast<size_t>(t0) * Q + static_cast<size_t>(kvh) * G * D;
+        kernels::attendOne(&m_q[qo], G, D, kv, P, scale, &m_att[qo], base);
+        continue;
+      }
       // Gather the query rows of this KV head: row r = (t - t0) * G + g.
       for (int t = 0; t < len; ++t)
         for (int g = 0; g < G; ++g)
@@ -325,15 +339,13 @@ void Session::attention(int layer, const int* seqs, const int* poss, int n) {
       std::fill(sum, sum + R, 0.0f);
       for (int p0 = 0; p0 < P; p0 += kAttnTile) {
         const int T = std::min(kAttnTile, P - p0);
-        for (int j = 0; j < T; ++j) {
-          const size_t off = kvSlot(layer, seq, p0 + j) + static_cast<size_t>(kvh) * D;
-          if (f16) {
-            kernels::fromF16(reinterpret_cast<const uint16_t*>(m_k.data()) + off, kt + j * D, D);
-            kernels::fromF16(reinterpret_cast<const uint16_t*>(m_v.data()) + off, vt + j * D, D);
-          } else {
-            std::memcpy(kt + j * D, reinterpret_cast<const float*>(m_k.data()) + off, sizeof(float) * D);
-            std::memcpy(vt + j * D, reinterpret_cast<const float*>(m_v.data()) + off, sizeof(float) * D);
-          }
+        const size_t off = kvSlot(layer, seq, kvh, p0);  // T rows, contiguous
+        if (f16) {
+          kernels::fromF16(reinterpret_cast<const uint16_t*>(m_k.data()) + off, kt, T * D);
+          kernels::fromF16(reinterpret_cast<const uint16_t*>(m_v.data()) + off, vt, T * D);
+        } else {
+          std::memcpy(kt, reinterpret_cast<const float*>(m_k.data()) + off, sizeof(float) * T * D);
+          std::memcpy(vt, reinterpret_cast<const float*>(m_v.data()) + off, sizeof(float) * T * D);
         }
         Eigen::Map<RowMat> Km(kt, T, D), Vm(vt, T, D);
         // Causal: query block [tb, te) sees keys up to position pos0 + te - 1, so its products

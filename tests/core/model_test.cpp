@@ -1,5 +1,7 @@
 // The full forward pass of each architecture and weight type against the test-only reference
 // (support/ref_model.h), plus load-time validation of hyperparameters and tensors.
+#include "core/model/model.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,8 +9,9 @@
 #include <filesystem>
 
 #include "core/gguf/gguf.h"
+#include "core/kernels/attend.h"
 #include "core/kernels/ops.h"
-#include "core/model/model.h"
+#include "core/kernels/quant.h"
 #include "core/model/synth.h"
 #include "support/gguf_edit.h"
 #include "support/ref_model.h"
@@ -450,6 +453,62 @@ TEST(OpsTest, SiluAndExpSumAgainstScalarAtEveryAlignment) {
       }
     }
   }
+}
+
+// The decode attention kernel against a double-precision softmax attention: F32 and F16 caches,
+// head sizes with a SIMD path (48, 64, 128) and without (40), 1-4 query heads per KV head,
+// position counts around the tile size, rows further apart than D; and the same bits wherever
+// q and out sit.
+TEST(OpsTest, AttendOneAgainstScalar) {
+  for (bool f16 : {false, true})
+    for (int D : {40, 48, 64, 128})
+      for (int G : {1, 2, 4})
+        for (int P : {1, 31, 32, 33, 100}) {
+          const size_t stride = static_cast<size_t>(D) + 16;
+          std::vector<float> kf(stride * P), vf(stride * P), q(static_cast<size_t>(G) * D);
+          for (size_t i = 0; i < kf.size(); ++i) {
+            kf[i] = std::sin(0.37f * static_cast<float>(i)) * 1.5f;
+            vf[i] = std::cos(0.21f * static_cast<float>(i));
+          }
+          for (size_t i = 0; i < q.size(); ++i) q[i] = std::cos(0.53f * static_cast<float>(i)) * 0.8f;
+          std::vector<uint16_t> kh(kf.size()), vh(vf.size());
+          if (f16) {  // the reference sees the cache's rounded values
+            kernels::toF16(kf.data(), kh.data(), static_cast<int>(kf.size()));
+            kernels::toF16(vf.data(), vh.data(), static_cast<int>(vf.size()));
+            kernels::fromF16(kh.data(), kf.data(), static_cast<int>(kf.size()));
+            kernels::fromF16(vh.data(), vf.data(), static_cast<int>(vf.size()));
+          }
+          const kernels::KvRows kv{f16 ? static_cast<const void*>(kh.data()) : kf.data(),
+                                   f16 ? static_cast<const void*>(vh.data()) : vf.data(), stride, f16};
+          const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+          std::vector<float> scratch(kernels::attendScratchFloats(G, D)), first;
+          for (int off : {0, 3}) {
+            std::vector<float> qb(q.size() + 16), ob(q.size() + 16);
+            std::copy(q.begin(), q.end(), qb.begin() + off);
+            kernels::attendOne(qb.data() + off, G, D, kv, P, scale, ob.data() + off, scratch.data());
+            const float* out = ob.data() + off;
+            for (int g = 0; g < G; ++g) {
+              std::vector<double> w(static_cast<size_t>(P));
+              double mx = -1e300, sum = 0;
+              for (int j = 0; j < P; ++j) {
+                double d = 0;
+                for (int i = 0; i < D; ++i)
+                  d += static_cast<double>(q[static_cast<size_t>(g * D + i)]) * kf[j * stride + i];
+                w[static_cast<size_t>(j)] = d * scale;
+                mx = std::max(mx, d * scale);
+              }
+              for (double& x : w) sum += (x = std::exp(x - mx));
+              for (int i = 0; i < D; ++i) {
+                double want = 0;
+                for (int j = 0; j < P; ++j) want += w[static_cast<size_t>(j)] / sum * vf[j * stride + i];
+                ASSERT_NEAR(out[g * D + i], want, 2e-5)
+                    << "f16 " << f16 << " D " << D << " G " << G << " P " << P << " head " << g << " i " << i;
+              }
+            }
+            if (off == 0) first.assign(out, out + q.size());
+            ASSERT_EQ(std::memcmp(first.data(), out, sizeof(float) * q.size()), 0) << "offset " << off;
+          }
+        }
 }
 
 }  // namespace

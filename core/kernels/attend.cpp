@@ -1,0 +1,162 @@
+#include "core/kernels/attend.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/kernels/ops.h"
+#include "core/kernels/quant.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace duet::kernels {
+namespace {
+
+// Softmax bookkeeping of one tile: s[g * kAttendTile + j] holds scale * q_g . K_j for j < T on
+// entry and exp(score - running max) on exit; out rows are rescaled to the new maximum.
+void tileSoftmax(float* s, int G, int D, int T, float* mx, float* sum, float* out) {
+  for (int g = 0; g < G; ++g) {
+    float* sg = s + static_cast<size_t>(g) * kAttendTile;
+    const float newMax = std::max(mx[g], *std::max_element(sg, sg + T));
+    const float corr = std::exp(mx[g] - newMax);  // 0 on the first tile (mx = -inf)
+    sum[g] = sum[g] * corr + expSubSum(sg, T, newMax);
+    mx[g] = newMax;
+    if (corr != 1.0f)
+      for (int i = 0; i < D; ++i) out[static_cast<size_t>(g) * D + i] *= corr;
+  }
+}
+
+float kvAt(const KvRows& kv, const void* base, size_t j, int i) {
+  const size_t off = j * kv.stride + static_cast<size_t>(i);
+  return kv.f16 ? fp16ToFp32(static_cast<const uint16_t*>(base)[off]) : static_cast<const float*>(base)[off];
+}
+
+// Any D, any ISA: plain loops in the same order as the SIMD path's tiles.
+void attendScalar(const float* q, int G, int D, const KvRows& kv, int P, float scale, float* out,
+                  float* scratch) {
+  float* s = scratch;
+  float* mx = s + static_cast<size_t>(G) * kAttendTile;
+  float* sum = mx + G;
+  for (int p0 = 0; p0 < P; p0 += kAttendTile) {
+    const int T = std::min(kAttendTile, P - p0);
+    for (int g = 0; g < G; ++g)
+      for (int j = 0; j < T; ++j) {
+        float d = 0.0f;
+        for (int i = 0; i < D; ++i) d += q[static_cast<size_t>(g) * D + i] * kvAt(kv, kv.k, p0 + j, i);
+        s[static_cast<size_t>(g) * kAttendTile + j] = d * scale;
+      }
+    tileSoftmax(s, G, D, T, mx, sum, out);
+    for (int g = 0; g < G; ++g)
+      for (int j = 0; j < T; ++j)
+        for (int i = 0; i < D; ++i)
+          out[static_cast<size_t>(g) * D + i] +=
+              s[static_cast<size_t>(g) * kAttendTile + j] * kvAt(kv, kv.v, p0 + j, i);
+  }
+}
+
+#if defined(__AVX512F__)
+template <bool kF16>
+inline __m512 load16(const void* base, size_t off) {
+  if constexpr (kF16)
+    return _mm512_cvtph_ps(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(base) + off)));
+  else
+    return _mm512_loadu_ps(static_cast<const float*>(base) + off);
+}
+
+// NV = D / 16 vectors per row. Per position, the K row is converted once into registers and
+// dotted with every query head; per tile, the V rows are converted once into scratch (L1) and
+// each head's output accumulates in registers over them.
+template <bool kF16, int NV>
+void attendAvx512(const float* q, int G, const KvRows& kv, int P, float scale, float* out, float* scratch) {
+  constexpr int D = 16 * NV;
+  float* s = scratch;
+  float* mx = s + static_cast<size_t>(G) * kAttendTile;
+  float* sum = mx + G;
+  float* vt = sum + G;  // [kAttendTile][D]
+  for (int p0 = 0; p0 < P; p0 += kAttendTile) {
+    const int T = std::min(kAttendTile, P - p0);
+    for (int j = 0; j < T; ++j) {
+      const size_t row = static_cast<size_t>(p0 + j) * kv.stride;
+      __m512 kr[NV];
+      for (int c = 0; c < NV; ++c) kr[c] = load16<kF16>(kv.k, row + 16 * c);
+      for (int g = 0; g < G; ++g) {
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+        for (int c = 0; c + 1 < NV; c += 2) {
+          a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + g * D + 16 * c), kr[c], a0);
+          a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + g * D + 16 * c + 16), kr[c + 1], a1);
+        }
+        if constexpr (NV % 2 == 1)
+          a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + g * D + 16 * (NV - 1)), kr[NV - 1], a0);
+        s[static_cast<size_t>(g) * kAttendTile + j] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) * scale;
+      }
+      const size_t vrow = static_cast<size_t>(p0 + j) * kv.stride;
+      for (int c = 0; c < NV; ++c) _mm512_storeu_ps(vt + j * D + 16 * c, load16<kF16>(kv.v, vrow + 16 * c));
+    }
+    tileSoftmax(s, G, D, T, mx, sum, out);
+    for (int g = 0; g < G; ++g) {
+      __m512 acc[NV];
+      for (int c = 0; c < NV; ++c) acc[c] = _mm512_loadu_ps(out + g * D + 16 * c);
+      const float* sg = s + static_cast<size_t>(g) * kAttendTile;
+      for (int j = 0; j < T; ++j) {
+        const __m512 p = _mm512_set1_ps(sg[j]);
+        for (int c = 0; c < NV; ++c)
+          acc[c] = _mm512_fmadd_ps(p, _mm512_loadu_ps(vt + j * D + 16 * c), acc[c]);
+      }
+      for (int c = 0; c < NV; ++c) _mm512_storeu_ps(out + g * D + 16 * c, acc[c]);
+    }
+  }
+}
+
+using AttendFn = void (*)(const float*, int, const KvRows&, int, float, float*, float*);
+
+template <bool kF16>
+AttendFn avx512For(int D) {
+  switch (D) {
+    case 32:
+      return attendAvx512<kF16, 2>;
+    case 48:
+      return attendAvx512<kF16, 3>;
+    case 64:
+      return attendAvx512<kF16, 4>;
+    case 80:
+      return attendAvx512<kF16, 5>;
+    case 96:
+      return attendAvx512<kF16, 6>;
+    case 112:
+      return attendAvx512<kF16, 7>;
+    case 128:
+      return attendAvx512<kF16, 8>;
+    case 256:
+      return attendAvx512<kF16, 16>;
+    default:
+      return nullptr;
+  }
+}
+#endif
+
+}  // namespace
+
+void attendOne(const float* q, int G, int D, const KvRows& kv, int P, float scale, float* out,
+               float* scratch) {
+  std::fill(out, out + static_cast<size_t>(G) * D, 0.0f);
+  float* mx = scratch + static_cast<size_t>(G) * kAttendTile;
+  std::fill(mx, mx + G, -INFINITY);
+  std::fill(mx + G, mx + 2 * G, 0.0f);
+#if defined(__AVX512F__)
+  if (const AttendFn fn = kv.f16 ? avx512For<true>(D) : avx512For<false>(D)) {
+    fn(q, G, kv, P, scale, out, scratch);
+  } else {
+    attendScalar(q, G, D, kv, P, scale, out, scratch);
+  }
+#else
+  attendScalar(q, G, D, kv, P, scale, out, scratch);
+#endif
+  for (int g = 0; g < G; ++g) {
+    const float inv = 1.0f / mx[G + g];
+    for (int i = 0; i < D; ++i) out[static_cast<size_t>(g) * D + i] *= inv;
+  }
+}
+
+}  // namespace duet::kernels

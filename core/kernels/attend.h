@@ -1,0 +1,36 @@
+// Attention of one query position over a KV cache, the decode step's attention: the G query
+// heads that share one KV head read each cached K and V row once, straight from the cache (F16
+// or F32), with an online softmax over tiles of kAttendTile positions, so nothing is packed or
+// copied per query (the chunk path in core/model/session.cpp multiplies tiles with Eigen's GEMM,
+// which pays off for many query rows, not for G).
+// Thread-safety: pure over caller-provided buffers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace duet::kernels {
+
+constexpr int kAttendTile = 32;  // positions per softmax tile
+
+// The cached rows of one KV head: K row j at k + j * stride elements, V row j at v + j * stride;
+// elements are IEEE halves when f16, else floats.
+struct KvRows {
+  const void* k = nullptr;
+  const void* v = nullptr;
+  size_t stride = 0;
+  bool f16 = false;
+};
+
+// Scratch floats attendOne needs for G query heads of dimension D.
+inline size_t attendScratchFloats(int G, int D) {
+  return static_cast<size_t>(G) * (kAttendTile + 2) + static_cast<size_t>(kAttendTile) * D;
+}
+
+// out[g * D + i] = sum_{j < P} softmax_j(scale * dot(q_g, K_j)) * V_j[i] for g < G, with
+// q_g = q + g * D. P >= 1. out must not alias q. The result depends only on the inputs' values
+// (fixed summation order), not on where the buffers sit.
+void attendOne(const float* q, int G, int D, const KvRows& kv, int P, float scale, float* out,
+               float* scratch);
+
+}  // namespace duet::kernels
