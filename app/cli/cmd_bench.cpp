@@ -43,7 +43,7 @@ double seconds(std::chrono::steady_clock::time_point a) {
 void registerBench(CLI::App& app, RunFn& run) {
   struct Opts {
     std::string model;
-    int threads = 0, promptLen = 512, gen = 128, reps = 5, batch = SessionOptions{}.nBatch;
+    int threads = 0, promptLen = 512, gen = 128, reps = 5, batch = SessionOptions{}.nBatch, depth = 0;
     bool json = false, noAmx = false;
   };
   auto o = std::make_shared<Opts>();
@@ -53,6 +53,11 @@ void registerBench(CLI::App& app, RunFn& run) {
   cmd->add_option("--prompt-len", o->promptLen, "Prompt tokens for the prefill test (0 = skip)")->check(CLI::Range(0, 65536));
   cmd->add_option("--gen", o->gen, "Generated tokens for the decode test (0 = skip)")->check(CLI::Range(0, 65536));
   cmd->add_option("--reps", o->reps, "Repetitions")->check(CLI::Range(1, 1000));
+  cmd->add_option(
+         "--depth,-d", o->depth,
+         "Tokens already in the context before each test, not timed (like llama-bench -d): decode at "
+         "depth reads the KV cache too, as a long reasoning signal does")
+      ->check(CLI::Range(0, 131072));
   cmd->add_option("--batch", o->batch, "Prefill chunk size (0: chosen from the model's shape)")->check(CLI::Range(0, 512));
   cmd->add_flag("--json", o->json, "Machine-readable output");
   cmd->add_flag("--no-amx", o->noAmx, "Prefill without the AMX tile unit (compare kernels; also DUET_NO_AMX=1)");
@@ -64,24 +69,32 @@ void registerBench(CLI::App& app, RunFn& run) {
       const Model& model = **m;
       SessionOptions so;
       so.nThreads = o->threads;
-      so.nCtx = std::max(1, o->promptLen + o->gen + 1);
+      so.nCtx = std::max(1, o->depth + std::max(o->promptLen, o->gen) + 1);
       so.nBatch = o->batch;
       Session session(model, so);
       const int nVocab = model.config().nVocab;
       std::vector<int32_t> prompt(static_cast<size_t>(o->promptLen));
       for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>((i * 7919 + 13) % nVocab);
+      std::vector<int32_t> context(static_cast<size_t>(o->depth));
+      for (size_t i = 0; i < context.size(); ++i)
+        context[i] = static_cast<int32_t>((i * 104729 + 5) % nVocab);
+      // Each test starts from an empty cache, or from one holding `depth` tokens (untimed).
+      const auto start = [&]() -> Status {
+        session.reset();
+        return context.empty() ? Status{} : session.eval(context);
+      };
       Series pp, tg;
       // One warm-up pass of each test, then the measured repetitions.
       for (int rep = -1; rep < o->reps; ++rep) {
         if (o->promptLen > 0) {
-          session.reset();
+          if (auto st = start(); !st) return fail(st.error());
           auto t0 = std::chrono::steady_clock::now();
           auto st = session.eval(prompt);
           if (!st) return fail(st.error());
           if (rep >= 0) pp.v.push_back(o->promptLen / seconds(t0));
         }
         if (o->gen > 0) {
-          session.reset();
+          if (auto st = start(); !st) return fail(st.error());
           int32_t tok = 1;
           auto t0 = std::chrono::steady_clock::now();
           for (int i = 0; i < o->gen; ++i) {
@@ -93,6 +106,9 @@ void registerBench(CLI::App& app, RunFn& run) {
         }
       }
       const size_t fileBytes = model.file().fileSize();
+      // The decode test reads the cache up to its position: depth + i for token i.
+      const double kvPerPos = static_cast<double>(session.kvCacheBytes()) / so.nCtx;
+      const double kvPerToken = kvPerPos * (o->depth + (o->gen + 1) / 2.0);
       Json j{{"model", o->model},
              {"architecture", std::string(archName(model.config().arch))},
              {"tensor_types", model.tensorTypeSummary()},
@@ -106,7 +122,9 @@ void registerBench(CLI::App& app, RunFn& run) {
              {"tg", o->gen},
              {"tg_tokens_per_s", tg.mean()},
              {"tg_stddev", tg.stddev()},
+             {"depth", o->depth},
              {"decode_weight_gb_per_s", tg.mean() * fileBytes / 1e9},
+             {"decode_kv_gb_per_s", tg.mean() * kvPerToken / 1e9},
              {"kv_cache_bytes", session.kvCacheBytes()},
              {"rss_bytes", residentBytes()},
              {"peak_rss_bytes", peakResidentBytes()}};
@@ -118,10 +136,17 @@ void registerBench(CLI::App& app, RunFn& run) {
                   fileBytes / 1048576.0, model.tensorTypeSummary().c_str());
       std::printf("threads: %d, prefill chunk %d, prefill kernels %s\n", session.pool().size(), session.batchSize(),
                   kernels::prefillKernelName());
-      if (o->promptLen > 0) std::printf("pp%-5d %10.1f ± %.1f tokens/s\n", o->promptLen, pp.mean(), pp.stddev());
-      if (o->gen > 0)
-        std::printf("tg%-5d %10.1f ± %.1f tokens/s  (%.1f GB/s of weights)\n", o->gen, tg.mean(), tg.stddev(),
+      const std::string at = o->depth > 0 ? " @ d" + std::to_string(o->depth) : "";
+      if (o->promptLen > 0)
+        std::printf("%-12s %10.1f ± %.1f tokens/s\n", ("pp" + std::to_string(o->promptLen) + at).c_str(),
+                    pp.mean(), pp.stddev());
+      if (o->gen > 0) {
+        std::printf("%-12s %10.1f ± %.1f tokens/s  (%.1f GB/s of weights",
+                    ("tg" + std::to_string(o->gen) + at).c_str(), tg.mean(), tg.stddev(),
                     tg.mean() * fileBytes / 1e9);
+        if (o->depth > 0) std::printf(", %.1f GB/s of KV cache", tg.mean() * kvPerToken / 1e9);
+        std::printf(")\n");
+      }
       std::printf("memory: rss %.1f MiB, peak %.1f MiB, file %.1f MiB, kv cache %.1f MiB\n",
                   residentBytes() / 1048576.0, peakResidentBytes() / 1048576.0, fileBytes / 1048576.0,
                   session.kvCacheBytes() / 1048576.0);

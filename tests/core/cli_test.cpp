@@ -133,6 +133,15 @@ TEST_F(CliTest, BenchJson) {
   auto j = nlohmann::json::parse(r.out);
   EXPECT_GT(j["pp_tokens_per_s"].get<double>(), 0.0);
   EXPECT_GT(j["tg_tokens_per_s"].get<double>(), 0.0);
+  EXPECT_EQ(j["depth"].get<int>(), 0);
+  // With a context already in the cache, the decode test also reads it.
+  auto d = duet("bench --json --model " + s_model + " --prompt-len 8 --gen 4 --reps 1 --depth 40");
+  ASSERT_EQ(d.code, 0) << d.out;
+  auto jd = nlohmann::json::parse(d.out);
+  EXPECT_EQ(jd["depth"].get<int>(), 40);
+  // 40 + 2.5 cached positions per decoded token on average instead of 2.5.
+  EXPECT_GT(jd["decode_kv_gb_per_s"].get<double>() / jd["tg_tokens_per_s"].get<double>(),
+            10 * j["decode_kv_gb_per_s"].get<double>() / j["tg_tokens_per_s"].get<double>());
 }
 
 }  // namespace
