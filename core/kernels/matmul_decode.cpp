@@ -338,16 +338,8 @@ float dotQ6K(const void* row, int64_t cols, const DecodeAct& a) {
 }  // namespace
 
 int decodeInitOffset(GgmlType t) {
-  switch (t) {
-    case GgmlType::kQ8_0:
-      return -128;
-    case GgmlType::kQ4_0:
-      return -8;
-    case GgmlType::kQ5_0:
-      return -16;
-    default:
-      return 0;
-  }
+  // The unpacked form's offset, except for Q6_K, whose fused kernel subtracts its 32 itself.
+  return t == GgmlType::kQ6_K ? 0 : unpackedCodeOffset(t);
 }
 
 void buildDecodeInit(GgmlType t, const int8_t* qs, int64_t cols, int32_t* init, int8_t* qsQuad,
