@@ -1,8 +1,9 @@
 // Session: KV cache and the forward pass of llama / qwen2 / qwen3 decoders.
-#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+
+#include <Eigen/Core>
 
 #include "core/kernels/attend.h"
 #include "core/kernels/ops.h"
