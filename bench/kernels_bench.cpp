@@ -105,8 +105,7 @@ BENCHMARK(BM_Matmul)->Apply(matmulArgs);
 // The 6.3 M llama's prefill shapes (288 wide, FFN 768; duet synth --preset llama-6m), a 512-token
 // chunk: small matrices whose whole pass is a few hundred microseconds, so tiling and fork-join
 // costs show. BM_MatmulTiny/<rows>/<cols>/<threads>, F32.
-void BM_MatmulTiny(benchmark::State& state) {
-  benchmark::State& s = state;
+void BM_MatmulTiny(benchmark::State& s) {
   const int64_t rows = s.range(0), cols = s.range(1), nTok = 512;
   const WeightSet& w = weights(GgmlType::kF32, rows, cols);
   ThreadPool& p = pool(static_cast<int>(s.range(2)));

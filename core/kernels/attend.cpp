@@ -1,7 +1,9 @@
 #include "core/kernels/attend.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <utility>
 
 #include "core/kernels/ops.h"
 #include "core/kernels/quant.h"
@@ -13,9 +15,21 @@
 namespace duet::kernels {
 namespace {
 
+// attendOne's scratch (attendScratchFloats): tile scores [G][kAttendTile], running maxima and
+// sums [G], and the V tile widened to floats [kAttendTile][D] (SIMD path only).
+struct Scratch {
+  float* s;
+  float* mx;
+  float* sum;
+  float* vt;
+  Scratch(float* base, int G)
+      : s(base), mx(s + static_cast<size_t>(G) * kAttendTile), sum(mx + G), vt(sum + G) {}
+};
+
 // Softmax bookkeeping of one tile: s[g * kAttendTile + j] holds scale * q_g . K_j for j < T on
 // entry and exp(score - running max) on exit; out rows are rescaled to the new maximum.
-void tileSoftmax(float* s, int G, int D, int T, float* mx, float* sum, float* out) {
+void tileSoftmax(const Scratch& sc, int G, int D, int T, float* out) {
+  float *s = sc.s, *mx = sc.mx, *sum = sc.sum;
   for (int g = 0; g < G; ++g) {
     float* sg = s + static_cast<size_t>(g) * kAttendTile;
     const float newMax = std::max(mx[g], *std::max_element(sg, sg + T));
@@ -34,10 +48,8 @@ float kvAt(const KvRows& kv, const void* base, size_t j, int i) {
 
 // Any D, any ISA: plain loops in the same order as the SIMD path's tiles.
 void attendScalar(const float* q, int G, int D, const KvRows& kv, int P, float scale, float* out,
-                  float* scratch) {
-  float* s = scratch;
-  float* mx = s + static_cast<size_t>(G) * kAttendTile;
-  float* sum = mx + G;
+                  const Scratch& sc) {
+  float* s = sc.s;
   for (int p0 = 0; p0 < P; p0 += kAttendTile) {
     const int T = std::min(kAttendTile, P - p0);
     for (int g = 0; g < G; ++g)
@@ -46,7 +58,7 @@ void attendScalar(const float* q, int G, int D, const KvRows& kv, int P, float s
         for (int i = 0; i < D; ++i) d += q[static_cast<size_t>(g) * D + i] * kvAt(kv, kv.k, p0 + j, i);
         s[static_cast<size_t>(g) * kAttendTile + j] = d * scale;
       }
-    tileSoftmax(s, G, D, T, mx, sum, out);
+    tileSoftmax(sc, G, D, T, out);
     for (int g = 0; g < G; ++g)
       for (int j = 0; j < T; ++j)
         for (int i = 0; i < D; ++i)
@@ -69,12 +81,10 @@ inline __m512 load16(const void* base, size_t off) {
 // dotted with every query head; per tile, the V rows are converted once into scratch (L1) and
 // each head's output accumulates in registers over them.
 template <bool kF16, int NV>
-void attendAvx512(const float* q, int G, const KvRows& kv, int P, float scale, float* out, float* scratch) {
+void attendAvx512(const float* q, int G, const KvRows& kv, int P, float scale, float* out,
+                  const Scratch& sc) {
   constexpr int D = 16 * NV;
-  float* s = scratch;
-  float* mx = s + static_cast<size_t>(G) * kAttendTile;
-  float* sum = mx + G;
-  float* vt = sum + G;  // [kAttendTile][D]
+  float *s = sc.s, *vt = sc.vt;
   for (int p0 = 0; p0 < P; p0 += kAttendTile) {
     const int T = std::min(kAttendTile, P - p0);
     for (int j = 0; j < T; ++j) {
@@ -94,7 +104,7 @@ void attendAvx512(const float* q, int G, const KvRows& kv, int P, float scale, f
       const size_t vrow = static_cast<size_t>(p0 + j) * kv.stride;
       for (int c = 0; c < NV; ++c) _mm512_storeu_ps(vt + j * D + 16 * c, load16<kF16>(kv.v, vrow + 16 * c));
     }
-    tileSoftmax(s, G, D, T, mx, sum, out);
+    tileSoftmax(sc, G, D, T, out);
     for (int g = 0; g < G; ++g) {
       __m512 acc[NV];
       for (int c = 0; c < NV; ++c) acc[c] = _mm512_loadu_ps(out + g * D + 16 * c);
@@ -109,52 +119,35 @@ void attendAvx512(const float* q, int G, const KvRows& kv, int P, float scale, f
   }
 }
 
-using AttendFn = void (*)(const float*, int, const KvRows&, int, float, float*, float*);
+using AttendFn = void (*)(const float*, int, const KvRows&, int, float, float*, const Scratch&);
 
-template <bool kF16>
-AttendFn avx512For(int D) {
-  switch (D) {
-    case 32:
-      return attendAvx512<kF16, 2>;
-    case 48:
-      return attendAvx512<kF16, 3>;
-    case 64:
-      return attendAvx512<kF16, 4>;
-    case 80:
-      return attendAvx512<kF16, 5>;
-    case 96:
-      return attendAvx512<kF16, 6>;
-    case 112:
-      return attendAvx512<kF16, 7>;
-    case 128:
-      return attendAvx512<kF16, 8>;
-    case 256:
-      return attendAvx512<kF16, 16>;
-    default:
-      return nullptr;
-  }
+// attendAvx512 for every head size 16 * NV up to 256 (index NV; 0 unused).
+template <bool kF16, int... NV>
+constexpr std::array<AttendFn, sizeof...(NV) + 1> avx512Table(std::integer_sequence<int, NV...>) {
+  return {nullptr, attendAvx512<kF16, NV + 1>...};
 }
+template <bool kF16>
+constexpr auto kAvx512 = avx512Table<kF16>(std::make_integer_sequence<int, 16>{});
 #endif
 
 }  // namespace
 
 void attendOne(const float* q, int G, int D, const KvRows& kv, int P, float scale, float* out,
                float* scratch) {
+  const Scratch sc(scratch, G);
   std::fill(out, out + static_cast<size_t>(G) * D, 0.0f);
-  float* mx = scratch + static_cast<size_t>(G) * kAttendTile;
-  std::fill(mx, mx + G, -INFINITY);
-  std::fill(mx + G, mx + 2 * G, 0.0f);
+  std::fill(sc.mx, sc.mx + G, -INFINITY);
+  std::fill(sc.sum, sc.sum + G, 0.0f);
 #if defined(__AVX512F__)
-  if (const AttendFn fn = kv.f16 ? avx512For<true>(D) : avx512For<false>(D)) {
-    fn(q, G, kv, P, scale, out, scratch);
-  } else {
-    attendScalar(q, G, D, kv, P, scale, out, scratch);
-  }
+  if (D % 16 == 0 && D / 16 >= 1 && D / 16 <= 16)
+    (kv.f16 ? kAvx512<true> : kAvx512<false>)[static_cast<size_t>(D / 16)](q, G, kv, P, scale, out, sc);
+  else
+    attendScalar(q, G, D, kv, P, scale, out, sc);
 #else
-  attendScalar(q, G, D, kv, P, scale, out, scratch);
+  attendScalar(q, G, D, kv, P, scale, out, sc);
 #endif
   for (int g = 0; g < G; ++g) {
-    const float inv = 1.0f / mx[G + g];
+    const float inv = 1.0f / sc.sum[g];
     for (int i = 0; i < D; ++i) out[static_cast<size_t>(g) * D + i] *= inv;
   }
 }

@@ -22,7 +22,8 @@ struct KvRows {
   bool f16 = false;
 };
 
-// Scratch floats attendOne needs for G query heads of dimension D.
+// Scratch floats attendOne needs for G query heads of dimension D. Head sizes that are a
+// multiple of 16 up to 256 take the AVX-512 path, others a scalar one.
 inline size_t attendScratchFloats(int G, int D) {
   return static_cast<size_t>(G) * (kAttendTile + 2) + static_cast<size_t>(kAttendTile) * D;
 }

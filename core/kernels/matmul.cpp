@@ -88,6 +88,11 @@ ActScratch& actScratch() {
   return s;
 }
 
+// F32 rows packed back to back: usable in place as a row-major float matrix.
+bool f32InPlace(const MatrixView& w) {
+  return w.type == GgmlType::kF32 && w.rowBytes == static_cast<size_t>(w.cols) * sizeof(float);
+}
+
 const uint8_t* rowPtr(const MatrixView& w, int64_t r) {
   return static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r) * w.rowBytes;
 }
@@ -168,7 +173,7 @@ void matmulAmx(const MatrixView& w, const float* x, int64_t nTok, float* y, Thre
 void floatPrefillEigen(const MatrixView& w, const float* x, int64_t nTok, float* y, ThreadPool& pool) {
   using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   const int64_t cols = w.cols, rows = w.rows;
-  const bool inPlace = w.type == GgmlType::kF32 && w.rowBytes == static_cast<size_t>(cols) * sizeof(float);
+  const bool inPlace = f32InPlace(w);
   pool.run([&](int ith, int nth) {
     int64_t r0, r1;
     ThreadPool::split(rows, ith, nth, r0, r1);
@@ -201,8 +206,8 @@ void matmulFloat(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
   if (nTok >= kAmxMinTok && amxUsable()) return matmulAmx(w, x, nTok, y, pool);
 #endif
 #if defined(DUET_AVX512VNNI)
-  const bool f32InPlace = w.type == GgmlType::kF32 && w.rowBytes == static_cast<size_t>(cols) * sizeof(float);
-  if (nTok >= kFloatEigenMinTok && f32InPlace) return floatPrefillEigen(w, x, nTok, y, pool);
+  const bool inPlace = f32InPlace(w);
+  if (nTok >= kFloatEigenMinTok && inPlace) return floatPrefillEigen(w, x, nTok, y, pool);
   if (nTok >= kFloatPrefillMinTok) {
     const int64_t nVec = (nTok + 15) / 16;
     float* xi = grow(actScratch().xi, static_cast<size_t>(nVec * cols * 16));
@@ -224,7 +229,7 @@ void matmulFloat(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
           const int64_t r0 = tile * kFloatRowTile, nr = std::min(kFloatRowTile, rows - r0);
           // F32 rows are used in place (consecutive rows are contiguous); others are widened.
           const float* tileW = reinterpret_cast<const float*>(rowPtr(w, r0));
-          if (!f32InPlace) {
+          if (!inPlace) {
             for (int64_t i = 0; i < nr; ++i) dequantizeRow(w.type, rowPtr(w, r0 + i), wf + i * cols, cols);
             tileW = wf;
           }
