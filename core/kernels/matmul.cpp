@@ -34,6 +34,7 @@ constexpr int64_t kQuantRowTile = 6;
 constexpr int64_t kFloatRowTile = 6;
 constexpr int64_t kQuantPanelBytes = 512 << 10;  // unpacked weight codes per thread per panel
 constexpr int64_t kFloatTokVecBlock = 4;
+constexpr int64_t kFloatPanelTiles = 16;         // row tiles per storePanel in the float prefill
 constexpr int64_t kFloatPanelBytes = 256 << 10;  // widened F16 / BF16 rows per thread, Eigen path
 // From this many tokens F32 weights (used in place) take Eigen's GEMM on AVX-512 too; below it,
 // and for F16 / BF16 (widened per tile), the broadcast tiles win. kernels_bench, 2 threads, F32,
@@ -68,6 +69,7 @@ float* grow64f(std::vector<float>& v, size_t n) {
 struct WeightScratch {
   std::vector<uint8_t> q;
   std::vector<float> ws, offs, comb, wf;
+  std::vector<float> out;  // prefill tiles' results before storePanel
   std::vector<uint16_t> amxHi, amxLo, amxLo2;
   std::vector<float> amxC;
 };
@@ -220,20 +222,28 @@ void matmulFloat(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
       const int64_t nTiles = (rows + kFloatRowTile - 1) / kFloatRowTile;
       int64_t t0, t1;
       ThreadPool::split(nTiles, ith, nth, t0, t1);
-      float* wf = grow(weightScratch().wf, static_cast<size_t>(kFloatRowTile * cols));
+      WeightScratch& s = weightScratch();
+      float* wf = grow(s.wf, static_cast<size_t>(kFloatRowTile * cols));
       // As many token vectors per pass as keep their activations within ~512 KB of L2.
       const int64_t vecBlock = std::max<int64_t>(kFloatTokVecBlock, (512 << 10) / (cols * 64));
+      const int64_t ldp = kFloatPanelTiles * kFloatRowTile;
+      float* out = grow(s.out, static_cast<size_t>(ldp * std::min(nVec, vecBlock) * 16));
       for (int64_t vb = 0; vb < nVec; vb += vecBlock) {
         const int64_t vEnd = std::min(nVec, vb + vecBlock);
-        for (int64_t tile = t0; tile < t1; ++tile) {
-          const int64_t r0 = tile * kFloatRowTile, nr = std::min(kFloatRowTile, rows - r0);
-          // F32 rows are used in place (consecutive rows are contiguous); others are widened.
-          const float* tileW = reinterpret_cast<const float*>(rowPtr(w, r0));
-          if (!inPlace) {
-            for (int64_t i = 0; i < nr; ++i) dequantizeRow(w.type, rowPtr(w, r0 + i), wf + i * cols, cols);
-            tileW = wf;
+        for (int64_t p0 = t0; p0 < t1; p0 += kFloatPanelTiles) {
+          const int64_t pEnd = std::min(t1, p0 + kFloatPanelTiles);
+          const int64_t rBeg = p0 * kFloatRowTile, rEnd = std::min(rows, pEnd * kFloatRowTile);
+          for (int64_t r0 = rBeg; r0 < rEnd; r0 += kFloatRowTile) {
+            const int64_t nr = std::min(kFloatRowTile, rEnd - r0);
+            // F32 rows are used in place (consecutive rows are contiguous); others are widened.
+            const float* tileW = reinterpret_cast<const float*>(rowPtr(w, r0));
+            if (!inPlace) {
+              for (int64_t i = 0; i < nr; ++i) dequantizeRow(w.type, rowPtr(w, r0 + i), wf + i * cols, cols);
+              tileW = wf;
+            }
+            floatPrefillTile(tileW, static_cast<int>(nr), xi, cols, vb, vEnd, out + (r0 - rBeg) * 16, ldp);
           }
-          floatPrefillTile(tileW, static_cast<int>(nr), xi, cols, vb, vEnd, nTok, y + r0, rows);
+          storePanel(out, ldp, rEnd - rBeg, vb, vEnd, nTok, y + rBeg, rows);
         }
       }
     });
@@ -304,6 +314,8 @@ void matmulQuant(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
       uint8_t* q = grow(s.q, static_cast<size_t>(pt * kQuantRowTile * cols));
       float* ws = grow(s.ws, static_cast<size_t>(pt * kQuantRowTile * nG));
       float* offs = grow(s.offs, static_cast<size_t>(pt * kQuantRowTile * nG));
+      const int64_t ldp = pt * kQuantRowTile;
+      float* out = grow(s.out, static_cast<size_t>(ldp * 2 * 16));
       for (int64_t p0 = t0; p0 < t1; p0 += pt) {
         const int64_t pEnd = std::min(t1, p0 + pt);
         const int64_t rBeg = p0 * kQuantRowTile, rEnd = std::min(rows, pEnd * kQuantRowTile);
@@ -315,9 +327,10 @@ void matmulQuant(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
           const int64_t vEnd = std::min(nVec, v + 2);
           for (int64_t r0 = rBeg; r0 < rEnd; r0 += kQuantRowTile) {
             const int64_t i = r0 - rBeg, nr = std::min(kQuantRowTile, rEnd - r0);
-            prefillTile(q + i * cols, ws + i * nG, offs + i * nG, gs, static_cast<int>(nr), tiles, v, vEnd, nTok,
-                        y + r0, rows);
+            prefillTile(q + i * cols, ws + i * nG, offs + i * nG, gs, static_cast<int>(nr), tiles, v, vEnd,
+                        out + i * 16, ldp);
           }
+          storePanel(out, ldp, rEnd - rBeg, v, vEnd, nTok, y + rBeg, rows);
         }
       }
     });

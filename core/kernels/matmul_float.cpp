@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 
 #include "core/kernels/matmul_internal.h"
 #include "core/kernels/quant.h"
@@ -130,9 +131,57 @@ void interleaveFloat(const float* x, int64_t cols, int64_t nTok, int64_t v0, int
 
 namespace {
 
+// Lane e of the new row k (high = false) or k + B (high = true) of a block swap: rows k and k + B
+// trade the B-lane halves of each 2B-lane segment (bit 4 of an index picks the second row).
+constexpr std::array<int32_t, 16> swapIndex(int b, bool high) {
+  std::array<int32_t, 16> idx{};
+  for (int e = 0; e < 16; ++e) idx[e] = high ? ((e & b) ? 16 | e : e + b) : ((e & b) ? 16 | (e - b) : e);
+  return idx;
+}
+
+template <int B>
+void swapBlocks(__m512 (&r)[16]) {
+  static constexpr std::array<int32_t, 16> kLo = swapIndex(B, false), kHi = swapIndex(B, true);
+  const __m512i il = _mm512_loadu_si512(kLo.data()), ih = _mm512_loadu_si512(kHi.data());
+  for (int k = 0; k < 16; ++k) {
+    if (k & B) continue;
+    const __m512 a = r[k], c = r[k + B];
+    r[k] = _mm512_permutex2var_ps(a, il, c);
+    r[k + B] = _mm512_permutex2var_ps(a, ih, c);
+  }
+}
+
+// In place: r[k][e] <- r[e][k], by swapping the off-diagonal blocks of 8, 4, 2 and 1 lanes.
+void transpose16(__m512 (&r)[16]) {
+  swapBlocks<8>(r);
+  swapBlocks<4>(r);
+  swapBlocks<2>(r);
+  swapBlocks<1>(r);
+}
+
+}  // namespace
+
+void storePanel(const float* out, int64_t ldp, int64_t nRows, int64_t v0, int64_t v1, int64_t nTok, float* y,
+                int64_t ldy) {
+  for (int64_t v = v0; v < v1; ++v) {
+    const int64_t n = std::min<int64_t>(16, nTok - 16 * v);
+    const float* p = out + (v - v0) * ldp * 16;
+    float* yv = y + 16 * v * ldy;
+    for (int64_t i = 0; i < nRows; i += 16) {
+      const int nr = static_cast<int>(std::min<int64_t>(16, nRows - i));
+      __m512 r[16];
+      for (int k = 0; k < 16; ++k) r[k] = k < nr ? _mm512_loadu_ps(p + (i + k) * 16) : _mm512_setzero_ps();
+      transpose16(r);
+      const __mmask16 m = static_cast<__mmask16>((1u << nr) - 1);
+      for (int64_t l = 0; l < n; ++l) _mm512_mask_storeu_ps(yv + l * ldy + i, m, r[l]);
+    }
+  }
+}
+
+namespace {
+
 template <int R, int TV>
-void floatKernel(const float* wf, const float* xi, int64_t cols, int64_t v, int64_t nTok, float* y,
-                 int64_t ldy) {
+void floatKernel(const float* wf, const float* xi, int64_t cols, int64_t v, float* out, int64_t ldp) {
   __m512 acc[R][TV];
   for (int r = 0; r < R; ++r)
     for (int j = 0; j < TV; ++j) acc[r][j] = _mm512_setzero_ps();
@@ -145,35 +194,28 @@ void floatKernel(const float* wf, const float* xi, int64_t cols, int64_t v, int6
       for (int j = 0; j < TV; ++j) acc[r][j] = _mm512_fmadd_ps(w, xs[j], acc[r][j]);
     }
   }
-  const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-  const __m512i idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(ldy)));
-  for (int j = 0; j < TV; ++j) {
-    const int64_t t0 = 16 * (v + j);
-    const int64_t n = std::min<int64_t>(16, nTok - t0);
-    if (n <= 0) continue;
-    const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
-    for (int r = 0; r < R; ++r) _mm512_mask_i32scatter_ps(y + t0 * ldy + r, m, idx, acc[r][j], 4);
-  }
+  for (int j = 0; j < TV; ++j)
+    for (int r = 0; r < R; ++r) _mm512_storeu_ps(out + (j * ldp + r) * 16, acc[r][j]);
 }
 
 template <int R>
-void floatRows(const float* wf, const float* xi, int64_t cols, int64_t v0, int64_t v1, int64_t nTok, float* y,
-               int64_t ldy) {
+void floatRows(const float* wf, const float* xi, int64_t cols, int64_t v0, int64_t v1, float* out,
+               int64_t ldp) {
   // 6 rows x 4 token vectors: 24 accumulators, 10 loads per 24 FMAs (8 x 2 needed 10 per 16).
   int64_t v = v0;
-  for (; v + 4 <= v1; v += 4) floatKernel<R, 4>(wf, xi, cols, v, nTok, y, ldy);
-  for (; v + 2 <= v1; v += 2) floatKernel<R, 2>(wf, xi, cols, v, nTok, y, ldy);
-  if (v < v1) floatKernel<R, 1>(wf, xi, cols, v, nTok, y, ldy);
+  for (; v + 4 <= v1; v += 4) floatKernel<R, 4>(wf, xi, cols, v, out + (v - v0) * ldp * 16, ldp);
+  for (; v + 2 <= v1; v += 2) floatKernel<R, 2>(wf, xi, cols, v, out + (v - v0) * ldp * 16, ldp);
+  if (v < v1) floatKernel<R, 1>(wf, xi, cols, v, out + (v - v0) * ldp * 16, ldp);
 }
 
 }  // namespace
 
 void floatPrefillTile(const float* wf, int nRows, const float* xi, int64_t cols, int64_t v0, int64_t v1,
-                      int64_t nTok, float* y, int64_t ldy) {
-  using Rows = void (*)(const float*, const float*, int64_t, int64_t, int64_t, int64_t, float*, int64_t);
+                      float* out, int64_t ldp) {
+  using Rows = void (*)(const float*, const float*, int64_t, int64_t, int64_t, float*, int64_t);
   static constexpr Rows kRows[] = {floatRows<1>, floatRows<2>, floatRows<3>,
                                    floatRows<4>, floatRows<5>, floatRows<6>};
-  kRows[std::clamp(nRows, 1, 6) - 1](wf, xi, cols, v0, v1, nTok, y, ldy);
+  kRows[std::clamp(nRows, 1, 6) - 1](wf, xi, cols, v0, v1, out, ldp);
 }
 #endif
 

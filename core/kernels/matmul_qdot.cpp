@@ -190,7 +190,7 @@ namespace {
 // 3 / (G / 4 + 3) of the peak: larger R x TV tiles do not change that ratio, only the loads.
 template <int R, int TV, int G, bool kSym>
 void tileKernel(const uint8_t* q, const float* ws, const float* offs, const ActTiles& a, int64_t v,
-                int64_t nTok, float* y, int64_t ldy) {
+                float* out, int64_t ldp) {
   const int64_t cols = a.cols, nG = cols / G, c4 = cols / 4, nb = cols / 32;
   const float* ds = G == 32 ? a.ds32 : a.ds16;
   __m512 accF[R][TV];
@@ -232,27 +232,20 @@ void tileKernel(const uint8_t* q, const float* ws, const float* offs, const ActT
       }
     }
   }
-  const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-  const __m512i idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(ldy)));
-  for (int j = 0; j < TV; ++j) {
-    const int64_t t0 = 16 * (v + j);
-    const int n = static_cast<int>(std::min<int64_t>(16, nTok - t0));
-    if (n <= 0) continue;
-    const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
-    for (int r = 0; r < R; ++r) _mm512_mask_i32scatter_ps(y + t0 * ldy + r, m, idx, accF[r][j], 4);
-  }
+  for (int j = 0; j < TV; ++j)
+    for (int r = 0; r < R; ++r) _mm512_storeu_ps(out + (j * ldp + r) * 16, accF[r][j]);
 }
 
 template <int R, int G, bool kSym>
 void tileRows(const uint8_t* q, const float* ws, const float* offs, const ActTiles& a, int64_t v0, int64_t v1,
-              int64_t nTok, float* y, int64_t ldy) {
+              float* out, int64_t ldp) {
   int64_t v = v0;
-  for (; v + 2 <= v1; v += 2) tileKernel<R, 2, G, kSym>(q, ws, offs, a, v, nTok, y, ldy);
-  if (v < v1) tileKernel<R, 1, G, kSym>(q, ws, offs, a, v, nTok, y, ldy);
+  for (; v + 2 <= v1; v += 2) tileKernel<R, 2, G, kSym>(q, ws, offs, a, v, out + (v - v0) * ldp * 16, ldp);
+  if (v < v1) tileKernel<R, 1, G, kSym>(q, ws, offs, a, v, out + (v - v0) * ldp * 16, ldp);
 }
 
 using TileRowsFn = void (*)(const uint8_t*, const float*, const float*, const ActTiles&, int64_t, int64_t,
-                            int64_t, float*, int64_t);
+                            float*, int64_t);
 
 template <int G, bool kSym>
 constexpr TileRowsFn kTileRows[] = {tileRows<1, G, kSym>, tileRows<2, G, kSym>, tileRows<3, G, kSym>,
@@ -261,12 +254,12 @@ constexpr TileRowsFn kTileRows[] = {tileRows<1, G, kSym>, tileRows<2, G, kSym>, 
 }  // namespace
 
 void prefillTile(const uint8_t* q, const float* ws, const float* offs, int groupSize, int nRows,
-                 const ActTiles& a, int64_t v0, int64_t v1, int64_t nTok, float* y, int64_t ldy) {
+                 const ActTiles& a, int64_t v0, int64_t v1, float* out, int64_t ldp) {
   const int i = std::clamp(nRows, 1, 6) - 1;
   const bool sym = a.init != nullptr;
   const TileRowsFn fn = groupSize == 32 ? (sym ? kTileRows<32, true>[i] : kTileRows<32, false>[i])
                                         : (sym ? kTileRows<16, true>[i] : kTileRows<16, false>[i]);
-  fn(q, ws, offs, a, v0, v1, nTok, y, ldy);
+  fn(q, ws, offs, a, v0, v1, out, ldp);
 }
 #endif
 
