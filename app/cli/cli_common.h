@@ -4,9 +4,11 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "core/model/model.h"
 #include "core/util/result.h"
 
 namespace duet::cli {
@@ -24,6 +26,18 @@ std::string dumpJson(const Json& j, int indent = -1);
 // Resident set size of this process in bytes (from /proc/self/status), or 0.
 size_t residentBytes();
 size_t peakResidentBytes();
+
+// --kv-type: the names it accepts, its help text, and the type a (checked) name stands for.
+inline const std::vector<std::string> kKvTypeNames = {"f16", "f32", "q8_0"};
+inline constexpr const char* kKvTypeHelp =
+    "KV cache type: f16|f32|q8_0 (q8_0 reads half of f16's bytes per cached position, for decode "
+    "at depth; needs a head size that is a multiple of 32, else f16)";
+inline KvType kvTypeFromName(const std::string& name) {
+  return name == "f32" ? KvType::kF32 : name == "q8_0" ? KvType::kQ8_0 : KvType::kF16;
+}
+inline const char* kvTypeName(KvType t) {
+  return t == KvType::kF32 ? "f32" : t == KvType::kQ8_0 ? "q8_0" : "f16";
+}
 
 // Reads a whole file; errors name the path.
 Result<std::string> readTextFile(const std::string& path);

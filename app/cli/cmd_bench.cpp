@@ -42,7 +42,7 @@ double seconds(std::chrono::steady_clock::time_point a) {
 
 void registerBench(CLI::App& app, RunFn& run) {
   struct Opts {
-    std::string model;
+    std::string model, kv = "f16";
     int threads = 0, promptLen = 512, gen = 128, reps = 5, batch = SessionOptions{}.nBatch, depth = 0;
     bool json = false, noAmx = false;
   };
@@ -59,6 +59,7 @@ void registerBench(CLI::App& app, RunFn& run) {
          "depth reads the KV cache too, as a long reasoning signal does")
       ->check(CLI::Range(0, 131072));
   cmd->add_option("--batch", o->batch, "Prefill chunk size (0: chosen from the model's shape)")->check(CLI::Range(0, 512));
+  cmd->add_option("--kv-type", o->kv, kKvTypeHelp)->check(CLI::IsMember(kKvTypeNames));
   cmd->add_flag("--json", o->json, "Machine-readable output");
   cmd->add_flag("--no-amx", o->noAmx, "Prefill without the AMX tile unit (compare kernels; also DUET_NO_AMX=1)");
   cmd->callback([o, &run] {
@@ -71,6 +72,7 @@ void registerBench(CLI::App& app, RunFn& run) {
       so.nThreads = o->threads;
       so.nCtx = std::max(1, o->depth + std::max(o->promptLen, o->gen) + 1);
       so.nBatch = o->batch;
+      so.kvType = kvTypeFromName(o->kv);
       Session session(model, so);
       const int nVocab = model.config().nVocab;
       std::vector<int32_t> prompt(static_cast<size_t>(o->promptLen));
@@ -125,6 +127,7 @@ void registerBench(CLI::App& app, RunFn& run) {
              {"depth", o->depth},
              {"decode_weight_gb_per_s", tg.mean() * fileBytes / 1e9},
              {"decode_kv_gb_per_s", tg.mean() * kvPerToken / 1e9},
+             {"kv_type", kvTypeName(session.kvType())},
              {"kv_cache_bytes", session.kvCacheBytes()},
              {"rss_bytes", residentBytes()},
              {"peak_rss_bytes", peakResidentBytes()}};
@@ -147,9 +150,9 @@ void registerBench(CLI::App& app, RunFn& run) {
         if (o->depth > 0) std::printf(", %.1f GB/s of KV cache", tg.mean() * kvPerToken / 1e9);
         std::printf(")\n");
       }
-      std::printf("memory: rss %.1f MiB, peak %.1f MiB, file %.1f MiB, kv cache %.1f MiB\n",
+      std::printf("memory: rss %.1f MiB, peak %.1f MiB, file %.1f MiB, kv cache %.1f MiB (%s)\n",
                   residentBytes() / 1048576.0, peakResidentBytes() / 1048576.0, fileBytes / 1048576.0,
-                  session.kvCacheBytes() / 1048576.0);
+                  session.kvCacheBytes() / 1048576.0, kvTypeName(session.kvType()));
       return 0;
     };
   });

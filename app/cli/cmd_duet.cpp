@@ -48,7 +48,7 @@ Json itemJson(const ItemResult& it) {
 
 void registerSolve(CLI::App& app, RunFn& run) {
   struct Opts {
-    std::string experiment, checkpoint, mode = "duet", problem, dataset, gold;
+    std::string experiment, checkpoint, mode = "duet", problem, dataset, gold, kv = "f16";
     int item = -1, threads = 0;
     uint64_t seed = 0;
     bool json = false, rawProblem = false;
@@ -65,6 +65,7 @@ void registerSolve(CLI::App& app, RunFn& run) {
   cmd->add_flag("--raw-problem", o->rawProblem, "Do not append the math prompt suffix to --problem");
   cmd->add_option("--seed", o->seed, "Sampling seed");
   cmd->add_option("--threads,-t", o->threads, "Threads (0 = all)");
+  cmd->add_option("--kv-type", o->kv, kKvTypeHelp)->check(CLI::IsMember(kKvTypeNames));
   cmd->add_flag("--json", o->json, "One JSON object per event, then a result object");
   p->excludes(d);
   cmd->callback([o, &run] {
@@ -110,6 +111,7 @@ void registerSolve(CLI::App& app, RunFn& run) {
       req.keepTokens = false;
       LocalModelOptions lo;
       lo.nThreads = o->threads;
+      lo.kvType = kvTypeFromName(o->kv);
       ModelCache models(lo);
       Solver solver(*e, models);
       std::signal(SIGINT, onSignal);
@@ -201,7 +203,7 @@ void printMetricsTable(const std::vector<SystemMetrics>& ms);
 
 void registerEval(CLI::App& app, RunFn& run) {
   struct Opts {
-    std::string experiment, dataset, checkpoints = "all", baselines, budgets, db, runName;
+    std::string experiment, dataset, checkpoints = "all", baselines, budgets, db, runName, kv = "f16";
     int repeats = 1, limit = 0, threads = 0, batch = 1;
     int64_t resume = 0;
     uint64_t seed = 0, shuffleSeed = 0;
@@ -223,6 +225,9 @@ void registerEval(CLI::App& app, RunFn& run) {
   cmd->add_option("--name", o->runName, "Run name");
   cmd->add_option("--db", o->db, "History database (default: XDG data dir)");
   cmd->add_option("--threads,-t", o->threads, "Threads (0 = all)");
+  cmd->add_option("--kv-type", o->kv,
+                  std::string(kKvTypeHelp) + "; a resumed run needs the one it started with")
+      ->check(CLI::IsMember(kKvTypeNames));
   cmd->add_flag("--stop-on-malformed", o->stopOnMalformed, "Fail on the first malformed dataset line");
   cmd->add_flag("--no-tokens", o->noTokens, "Do not store per-token logprobs");
   cmd->add_flag("--json", o->json, "Print the run id and metrics as JSON");
@@ -232,6 +237,7 @@ void registerEval(CLI::App& app, RunFn& run) {
       if (!store) return fail(store.error());
       LocalModelOptions lo;
       lo.nThreads = o->threads;
+      lo.kvType = kvTypeFromName(o->kv);
       ModelCache models(lo);
       Evaluator ev(**store, models);
       std::signal(SIGINT, onSignal);

@@ -171,7 +171,7 @@ void registerGenerate(CLI::App& app, RunFn& run) {
   cmd->add_option("--stop", o->stops, "Stop string (repeatable)");
   cmd->add_option("--threads,-t", o->threads, "Threads (0 = all)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--ctx", o->ctx, "Context length (KV cache)")->check(CLI::Range(1, 1 << 20));
-  cmd->add_option("--kv-type", o->kv, "KV cache type: f16|f32")->check(CLI::IsMember({"f16", "f32"}));
+  cmd->add_option("--kv-type", o->kv, kKvTypeHelp)->check(CLI::IsMember(kKvTypeNames));
   cmd->add_option("--top-alternatives", o->topAlt, "Alternatives per token in --json")->check(CLI::Range(0, 50));
   cmd->add_flag("--json", o->json, "One JSON object per token, then a stats object");
   cmd->callback([o, &run] {
@@ -212,7 +212,7 @@ void registerGenerate(CLI::App& app, RunFn& run) {
       SessionOptions so;
       so.nThreads = o->threads;
       so.nCtx = o->ctx;
-      so.kvType = o->kv == "f32" ? KvType::kF32 : KvType::kF16;
+      so.kvType = kvTypeFromName(o->kv);
       Session session(model, so);
       GenerateParams gp;
       gp.maxTokens = o->maxTokens;

@@ -49,7 +49,7 @@ struct SignalWait {
 
 void registerServeCmd(CLI::App& app, RunFn& run) {
   struct Opts {
-    std::string model, host = "127.0.0.1", name;
+    std::string model, host = "127.0.0.1", name, kv = "f16";
     int port = 8080, threads = 0, maxQueue = 8;
     size_t maxBody = 1u << 20;
   };
@@ -65,11 +65,13 @@ void registerServeCmd(CLI::App& app, RunFn& run) {
   cmd->add_option("--max-body", o->maxBody, "Largest request body in bytes (larger: 413)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--name", o->name, "Model id clients use (default: the file name without .gguf)");
+  cmd->add_option("--kv-type", o->kv, kKvTypeHelp)->check(CLI::IsMember(kKvTypeNames));
   cmd->callback([o, &run] {
     run = [o] {
       SignalWait signals;  // before any thread starts, so they all inherit the mask
       LocalModelOptions lo;
       lo.nThreads = o->threads;
+      lo.kvType = kvTypeFromName(o->kv);
       auto m = LocalModel::load(o->model, lo);
       if (!m) return fail(m.error());
       remote::ServerOptions so;

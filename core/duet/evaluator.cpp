@@ -135,21 +135,12 @@ bool wantsMatched(const EvalOptions& o) {
   return false;
 }
 
-}  // namespace
-
-Result<int64_t> Evaluator::start(const Experiment& e, const Dataset& d, const EvalOptions& o,
-                                 const EvalProgressFn& progress, const std::atomic<bool>* cancel) {
-  for (int step : o.checkpointSteps)
-    if (!e.checkpoint(step))
-      return makeError(Errc::kInvalidArgument, "experiment '" + e.name + "' has no checkpoint at step " + std::to_string(step));
-  for (const auto& b : o.baselines)
-    if (b != "original" && b != "light" && b != "truncate" && b != "duet@original")
-      return makeError(Errc::kInvalidArgument, "unknown baseline '" + b + "' (original, light, truncate, duet@original)");
-  if (o.repeats < 1) return makeError(Errc::kInvalidArgument, "repeats must be >= 1");
-
+// The identity of each model the run uses (file, hash, types; a KV cache other than F16), by
+// role: capable@original, light@original, capable@STEP, light@STEP.
+Result<Json> modelIdentities(ModelCache& cache, const Experiment& e, const EvalOptions& o) {
   Json models = Json::object();
   auto ident = [&](const std::string& role, const ModelRef& r) -> Status {
-    auto m = m_models.get(r);
+    auto m = cache.get(r);
     if (!m) return m.error();
     models[role] = Json::parse((*m)->identityJson(), nullptr, false);
     return {};
@@ -163,6 +154,25 @@ Result<int64_t> Evaluator::start(const Experiment& e, const Dataset& d, const Ev
     DUET_TRY_STATUS(ident("capable@" + std::to_string(c.step), c.capable));
     if (!c.light.empty()) DUET_TRY_STATUS(ident("light@" + std::to_string(c.step), c.light));
   }
+  return models;
+}
+
+}  // namespace
+
+Result<int64_t> Evaluator::start(const Experiment& e, const Dataset& d, const EvalOptions& o,
+                                 const EvalProgressFn& progress, const std::atomic<bool>* cancel) {
+  for (int step : o.checkpointSteps)
+    if (!e.checkpoint(step))
+      return makeError(Errc::kInvalidArgument,
+                       "experiment '" + e.name + "' has no checkpoint at step " + std::to_string(step));
+  for (const auto& b : o.baselines)
+    if (b != "original" && b != "light" && b != "truncate" && b != "duet@original")
+      return makeError(Errc::kInvalidArgument,
+                       "unknown baseline '" + b + "' (original, light, truncate, duet@original)");
+  if (o.repeats < 1) return makeError(Errc::kInvalidArgument, "repeats must be >= 1");
+
+  auto models = modelIdentities(m_models, e, o);
+  if (!models) return models.error();
   RunInfo info;
   info.name = o.runName.empty() ? e.name + " on " + d.name : o.runName;
   info.status = "running";
@@ -177,10 +187,15 @@ Result<int64_t> Evaluator::start(const Experiment& e, const Dataset& d, const Ev
   Json manifest{{"engine_version", DUET_VERSION},
                 {"experiment", Json::parse(experimentToJson(e), nullptr, false)},
                 {"experiment_path", e.manifestPath},
-                {"dataset", {{"path", d.path}, {"name", d.name}, {"preset", std::string(datasetPresetName(d.preset))},
-                             {"kind", std::string(gradeKindName(d.kind))}, {"shuffle_seed", d.shuffleSeed},
-                             {"content_hash", d.contentHash}, {"items", d.items.size()}}},
-                {"models", models},
+                {"dataset",
+                 {{"path", d.path},
+                  {"name", d.name},
+                  {"preset", std::string(datasetPresetName(d.preset))},
+                  {"kind", std::string(gradeKindName(d.kind))},
+                  {"shuffle_seed", d.shuffleSeed},
+                  {"content_hash", d.contentHash},
+                  {"items", d.items.size()}}},
+                {"models", *models},
                 {"options", Json::parse(evalOptionsToJson(o))}};
   info.manifestJson = manifest.dump();
   auto id = m_store.createRun(info);
@@ -208,6 +223,29 @@ Result<int64_t> Evaluator::resume(int64_t runId, const EvalProgressFn& progress,
                                                  " started (content hash differs); start a new run");
   auto o = evalOptionsFromJson(m["options"].dump());
   if (!o) return o.error();
+  // Answers from other weights, or from another KV cache type, must not join the stored ones.
+  if (m.contains("models") && m["models"].is_object()) {
+    auto now = modelIdentities(m_models, *e, *o);
+    if (!now) return now.error();
+    for (const auto& [role, was] : m["models"].items()) {
+      if (now->contains(role) && (*now)[role] == was) continue;
+      const Json is = now->value(role, Json());
+      std::string what = "is no longer in the experiment";
+      if (!is.is_null()) {
+        what = "changed";
+        for (const std::string key : {"path", "sampled_fnv1a64", "file_bytes", "tensor_types", "kv_cache"}) {
+          const Json none = key == "kv_cache" ? Json("f16") : Json("none");  // F16 is not recorded
+          if (is.value(key, none) != was.value(key, none))
+            what = "changed (" + key + ": " + was.value(key, none).dump() + " then, " +
+                   is.value(key, none).dump() + " now)";
+        }
+      }
+      return makeError(Errc::kInvalidArgument, "run " + std::to_string(runId) + ": model " + role + " " +
+                                                   what +
+                                                   " since the run started; resume with the same models and "
+                                                   "--kv-type, or start a new run");
+    }
+  }
   DUET_TRY_STATUS(m_store.setRunStatus(runId, "running"));
   return execute(runId, *e, *d, *o, progress, cancel);
 }

@@ -68,6 +68,10 @@ Result<std::unique_ptr<LocalModel>> LocalModel::load(const std::string& path, co
                     {"tokenizer", lm->m_model->tokenizer().describe()},
                     {"chat_template", std::string(chatTemplateName(detectChatTemplate(
                                           lm->m_model->chatTemplateSource(), lm->m_model->tokenizer())))}};
+  // Only a cache other than the default F16 is named, so identities recorded before the choice
+  // existed still compare equal.
+  if (const KvType used = Session::usableKvType(c, o.kvType); used != KvType::kF16)
+    id["kv_cache"] = used == KvType::kF32 ? "f32" : "q8_0";
   lm->m_identity = id.dump();
   return lm;
 }
@@ -95,6 +99,7 @@ Session& LocalModel::sessionFor(int nTokens) {
     SessionOptions so;
     so.nThreads = m_opts.nThreads;
     so.nCtx = want;
+    so.kvType = m_opts.kvType;
     m_session.reset();
     m_session = std::make_unique<Session>(*m_model, so);
   }
@@ -152,6 +157,7 @@ Result<std::vector<GenerateResult>> LocalModel::completeBatch(const std::vector<
     so.nThreads = m_opts.nThreads;
     so.nCtx = nCtx;
     so.nSeq = nSeq;
+    so.kvType = m_opts.kvType;
     m_batchSession.reset();
     m_batchSession = std::make_unique<Session>(*m_model, so);
   }

@@ -17,6 +17,7 @@
 
 #include "core/duet/experiment.h"
 #include "core/generate/generator.h"
+#include "core/model/model.h"
 #include "core/util/result.h"
 
 namespace duet {
@@ -56,7 +57,8 @@ class TextModel {
 
 struct LocalModelOptions {
   int nThreads = 0;
-  int maxContext = 0;  // 0: the model's trained context
+  int maxContext = 0;            // 0: the model's trained context
+  KvType kvType = KvType::kF16;  // any other type is part of identityJson (it changes the outputs)
 };
 
 class LocalModel : public TextModel {

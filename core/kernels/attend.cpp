@@ -5,6 +5,7 @@
 #include <cmath>
 #include <utility>
 
+#include "core/kernels/blocks.h"
 #include "core/kernels/ops.h"
 #include "core/kernels/quant.h"
 
@@ -42,8 +43,17 @@ void tileSoftmax(const Scratch& sc, int G, int D, int T, float* out) {
 }
 
 float kvAt(const KvRows& kv, const void* base, size_t j, int i) {
-  const size_t off = j * kv.stride + static_cast<size_t>(i);
-  return kv.f16 ? fp16ToFp32(static_cast<const uint16_t*>(base)[off]) : static_cast<const float*>(base)[off];
+  const uint8_t* row = static_cast<const uint8_t*>(base) + j * kv.rowBytes;
+  switch (kv.type) {
+    case GgmlType::kF32:
+      return reinterpret_cast<const float*>(row)[i];
+    case GgmlType::kQ8_0: {
+      const auto* b = reinterpret_cast<const BlockQ8_0*>(row) + i / 32;
+      return fp16ToFp32(b->d) * static_cast<float>(b->qs[i % 32]);
+    }
+    default:
+      return fp16ToFp32(reinterpret_cast<const uint16_t*>(row)[i]);
+  }
 }
 
 // Any D, any ISA: plain loops in the same order as the SIMD path's tiles.
@@ -68,19 +78,24 @@ void attendScalar(const float* q, int G, int D, const KvRows& kv, int P, float s
 }
 
 #if defined(__AVX512F__)
-template <bool kF16>
-inline __m512 load16(const void* base, size_t off) {
-  if constexpr (kF16)
-    return _mm512_cvtph_ps(
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(base) + off)));
-  else
-    return _mm512_loadu_ps(static_cast<const float*>(base) + off);
+// Elements 16c .. 16c + 15 of a cached row as floats.
+template <GgmlType kT>
+inline __m512 load16(const uint8_t* row, int c) {
+  if constexpr (kT == GgmlType::kF16) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row) + c));
+  } else if constexpr (kT == GgmlType::kQ8_0) {
+    const auto* b = reinterpret_cast<const BlockQ8_0*>(row) + c / 2;
+    const __m128i codes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b->qs + 16 * (c % 2)));
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(codes)), _mm512_set1_ps(_cvtsh_ss(b->d)));
+  } else {
+    return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + 16 * c);
+  }
 }
 
 // NV = D / 16 vectors per row. Per position, the K row is converted once into registers and
 // dotted with every query head; per tile, the V rows are converted once into scratch (L1) and
 // each head's output accumulates in registers over them.
-template <bool kF16, int NV>
+template <GgmlType kT, int NV>
 void attendAvx512(const float* q, int G, const KvRows& kv, int P, float scale, float* out,
                   const Scratch& sc) {
   constexpr int D = 16 * NV;
@@ -88,9 +103,10 @@ void attendAvx512(const float* q, int G, const KvRows& kv, int P, float scale, f
   for (int p0 = 0; p0 < P; p0 += kAttendTile) {
     const int T = std::min(kAttendTile, P - p0);
     for (int j = 0; j < T; ++j) {
-      const size_t row = static_cast<size_t>(p0 + j) * kv.stride;
+      const size_t row = static_cast<size_t>(p0 + j) * kv.rowBytes;
+      const uint8_t* krow = static_cast<const uint8_t*>(kv.k) + row;
       __m512 kr[NV];
-      for (int c = 0; c < NV; ++c) kr[c] = load16<kF16>(kv.k, row + 16 * c);
+      for (int c = 0; c < NV; ++c) kr[c] = load16<kT>(krow, c);
       for (int g = 0; g < G; ++g) {
         __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
         for (int c = 0; c + 1 < NV; c += 2) {
@@ -101,8 +117,8 @@ void attendAvx512(const float* q, int G, const KvRows& kv, int P, float scale, f
           a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + g * D + 16 * (NV - 1)), kr[NV - 1], a0);
         s[static_cast<size_t>(g) * kAttendTile + j] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) * scale;
       }
-      const size_t vrow = static_cast<size_t>(p0 + j) * kv.stride;
-      for (int c = 0; c < NV; ++c) _mm512_storeu_ps(vt + j * D + 16 * c, load16<kF16>(kv.v, vrow + 16 * c));
+      const uint8_t* vrow = static_cast<const uint8_t*>(kv.v) + row;
+      for (int c = 0; c < NV; ++c) _mm512_storeu_ps(vt + j * D + 16 * c, load16<kT>(vrow, c));
     }
     tileSoftmax(sc, G, D, T, out);
     for (int g = 0; g < G; ++g) {
@@ -122,12 +138,12 @@ void attendAvx512(const float* q, int G, const KvRows& kv, int P, float scale, f
 using AttendFn = void (*)(const float*, int, const KvRows&, int, float, float*, const Scratch&);
 
 // attendAvx512 for every head size 16 * NV up to 256 (index NV; 0 unused).
-template <bool kF16, int... NV>
+template <GgmlType kT, int... NV>
 constexpr std::array<AttendFn, sizeof...(NV) + 1> avx512Table(std::integer_sequence<int, NV...>) {
-  return {nullptr, attendAvx512<kF16, NV + 1>...};
+  return {nullptr, attendAvx512<kT, NV + 1>...};
 }
-template <bool kF16>
-constexpr auto kAvx512 = avx512Table<kF16>(std::make_integer_sequence<int, 16>{});
+template <GgmlType kT>
+constexpr auto kAvx512 = avx512Table<kT>(std::make_integer_sequence<int, 16>{});
 #endif
 
 }  // namespace
@@ -139,9 +155,12 @@ void attendOne(const float* q, int G, int D, const KvRows& kv, int P, float scal
   std::fill(sc.mx, sc.mx + G, -INFINITY);
   std::fill(sc.sum, sc.sum + G, 0.0f);
 #if defined(__AVX512F__)
-  if (D % 16 == 0 && D / 16 >= 1 && D / 16 <= 16)
-    (kv.f16 ? kAvx512<true> : kAvx512<false>)[static_cast<size_t>(D / 16)](q, G, kv, P, scale, out, sc);
-  else
+  if (D % 16 == 0 && D / 16 >= 1 && D / 16 <= 16) {
+    const auto& table = kv.type == GgmlType::kF32    ? kAvx512<GgmlType::kF32>
+                        : kv.type == GgmlType::kQ8_0 ? kAvx512<GgmlType::kQ8_0>
+                                                     : kAvx512<GgmlType::kF16>;
+    table[static_cast<size_t>(D / 16)](q, G, kv, P, scale, out, sc);
+  } else
     attendScalar(q, G, D, kv, P, scale, out, sc);
 #else
   attendScalar(q, G, D, kv, P, scale, out, sc);

@@ -9,21 +9,24 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/kernels/ggml_type.h"
+
 namespace duet::kernels {
 
 constexpr int kAttendTile = 32;  // positions per softmax tile
 
-// The cached rows of one KV head: K row j at k + j * stride elements, V row j at v + j * stride;
-// elements are IEEE halves when f16, else floats.
+// The cached rows of one KV head: K row j at k + j * rowBytes bytes, V row j at v + j * rowBytes;
+// each row holds D elements of type F32, F16 or Q8_0 (D / 32 blocks, as in GGUF files).
 struct KvRows {
   const void* k = nullptr;
   const void* v = nullptr;
-  size_t stride = 0;
-  bool f16 = false;
+  size_t rowBytes = 0;
+  GgmlType type = GgmlType::kF16;
 };
 
 // Scratch floats attendOne needs for G query heads of dimension D. Head sizes that are a
-// multiple of 16 up to 256 take the AVX-512 path, others a scalar one.
+// multiple of 16 up to 256 take the AVX-512 path, others a scalar one (Q8_0 rows: D a multiple
+// of 32).
 inline size_t attendScratchFloats(int G, int D) {
   return static_cast<size_t>(G) * (kAttendTile + 2) + static_cast<size_t>(kAttendTile) * D;
 }

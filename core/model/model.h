@@ -72,14 +72,17 @@ class Model {
   std::deque<std::vector<float>> m_ownedVectors;  // float copies of non-F32 norm/bias vectors
 };
 
-enum class KvType { kF32, kF16 };
+// KV cache element type. Q8_0 (blocks of 32 int8 codes and an F16 scale, as in GGUF files; like
+// llama.cpp's --cache-type-k/v q8_0) reads half the bytes of F16 per cached position, which is
+// what decode at depth spends its time on; it rounds each cached K/V element to 8 bits.
+enum class KvType { kF32, kF16, kQ8_0 };
 
 struct SessionOptions {
   int nCtx = 4096;        // KV cache length; clamped to [1, model context if set]
   int nBatch = 0;         // prefill chunk: tokens per forward call; 0 picks it from the model's
                           // shape (Session::autoBatch), else clamped to [1, 512]
   int nThreads = 0;       // 0: all hardware threads
-  KvType kvType = KvType::kF16;
+  KvType kvType = KvType::kF16;  // kQ8_0 needs a head size that is a multiple of 32, else F16
   int nSeq = 1;           // independent sequences sharing the weights (batched decode)
 };
 
@@ -113,6 +116,12 @@ class Session {
   ThreadPool& pool() { return m_pool; }
   const Model& model() const { return m_model; }
   size_t kvCacheBytes() const;
+  KvType kvType() const { return m_kvType; }  // the one in use: usableKvType(config, requested)
+  // The cache type a session of this shape uses when `want` is asked for: Q8_0 needs a head size
+  // that is a multiple of 32 and falls back to F16 otherwise.
+  static KvType usableKvType(const ModelConfig& c, KvType want) {
+    return want == KvType::kQ8_0 && c.headDim % 32 != 0 ? KvType::kF16 : want;
+  }
   int batchSize() const { return m_nBatch; }  // the prefill chunk in use
   // The chunk nBatch = 0 picks: the largest of 512, 256 and 128 tokens whose activation buffers
   // stay within kAutoBatchBytes and nCtx tokens, else 128. Larger chunks convert the weights for the
@@ -133,25 +142,26 @@ class Session {
                     size_t logitsOffset, bool lastLogits = true);
   void prepareQkv(int layer, const LayerWeights& L, int t, int seq, int pos, bool neox);
   void attention(int layer, const int* seqs, const int* poss, int n);
-  // Element offset of the cached row of KV head kvh at position pos. Each head's rows are
+  // Byte offset of the cached row of KV head kvh at position pos. Each head's rows are
   // contiguous over positions, so attention streams them sequentially.
-  size_t kvSlot(int layer, int seq, int kvh, int pos) const {
+  size_t kvOffset(int layer, int seq, int kvh, int pos) const {
     return (((static_cast<size_t>(layer) * m_seqPos.size() + seq) * m_config.nHeadKv + kvh) * m_nCtx + pos) *
-           m_config.headDim;
+           m_kvRowBytes;
   }
 
   const Model& m_model;
   const ModelConfig& m_config;
   ThreadPool m_pool;
   KvType m_kvType;
+  size_t m_kvRowBytes;  // one head's row of headDim elements
   int m_nCtx;
   int m_nBatch;
   std::vector<int> m_seqPos;  // [nSeq] tokens held per sequence
   std::vector<int> m_chunkSeq, m_chunkPos;  // [nBatch] scratch for eval
 
-  // KV cache, element type per m_kvType (F32: 4 bytes, F16: 2 bytes per element).
-  std::vector<uint8_t> m_k;  // [nLayer][nSeq][nHeadKv][nCtx][headDim]
-  std::vector<uint8_t> m_v;  // [nLayer][nSeq][nCtx][kvDim]
+  // KV cache, rows of m_kvType (F32: 4 bytes, F16: 2 bytes per element, Q8_0: 34 per 32).
+  std::vector<uint8_t> m_k;  // [nLayer][nSeq][nHeadKv][nCtx] rows of headDim elements
+  std::vector<uint8_t> m_v;  // the same
 
   // Activations for one chunk of up to nBatch tokens.
   std::vector<float> m_x;       // [nBatch][nEmbd] residual stream

@@ -1,17 +1,23 @@
 // Session: KV cache and the forward pass of llama / qwen2 / qwen3 decoders.
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include <Eigen/Core>
-
 #include "core/kernels/attend.h"
 #include "core/kernels/ops.h"
+#include "core/kernels/quant.h"
 #include "core/model/model.h"
 
 namespace duet {
 
 using kernels::MatrixView;
+
+namespace {
+GgmlType kvGgmlType(KvType t) {
+  return t == KvType::kF32 ? GgmlType::kF32 : t == KvType::kQ8_0 ? GgmlType::kQ8_0 : GgmlType::kF16;
+}
+}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Setup
@@ -20,13 +26,14 @@ Session::Session(const Model& model, const SessionOptions& opts)
     : m_model(model),
       m_config(model.config()),
       m_pool(opts.nThreads),
-      m_kvType(opts.kvType),
+      m_kvType(usableKvType(model.config(), opts.kvType)),
+      m_kvRowBytes(ggmlRowBytes(kvGgmlType(m_kvType), model.config().headDim)),
       m_nCtx(std::max(1, opts.nCtx)),
-      m_nBatch(opts.nBatch > 0 ? std::clamp(opts.nBatch, 1, 512) : autoBatch(model.config(), m_pool.size(), m_nCtx)) {
+      m_nBatch(opts.nBatch > 0 ? std::clamp(opts.nBatch, 1, 512)
+                               : autoBatch(model.config(), m_pool.size(), m_nCtx)) {
   const ModelConfig& c = m_config;
-  const size_t kvElt = m_kvType == KvType::kF16 ? 2 : 4;
   m_seqPos.assign(static_cast<size_t>(std::max(1, opts.nSeq)), 0);
-  const size_t kvBytes = static_cast<size_t>(c.nLayer) * m_seqPos.size() * m_nCtx * c.kvDim() * kvElt;
+  const size_t kvBytes = static_cast<size_t>(c.nLayer) * m_seqPos.size() * m_nCtx * c.nHeadKv * m_kvRowBytes;
   m_k.resize(kvBytes);
   m_v.resize(kvBytes);
   const size_t nb = static_cast<size_t>(m_nBatch);
@@ -231,13 +238,21 @@ void Session::prepareQkv(int il, const LayerWeights& L, int t, int seq, int pos,
   kernels::rope(q, c.nHead, D, cs, sn, neox);
   kernels::rope(k, c.nHeadKv, D, cs, sn, neox);
   for (int h = 0; h < c.nHeadKv; ++h) {
-    const size_t slot = kvSlot(il, seq, h, pos);
-    if (m_kvType == KvType::kF16) {
-      kernels::toF16(k + h * D, reinterpret_cast<uint16_t*>(m_k.data()) + slot, D);
-      kernels::toF16(v + h * D, reinterpret_cast<uint16_t*>(m_v.data()) + slot, D);
-    } else {
-      std::memcpy(reinterpret_cast<float*>(m_k.data()) + slot, k + h * D, D * sizeof(float));
-      std::memcpy(reinterpret_cast<float*>(m_v.data()) + slot, v + h * D, D * sizeof(float));
+    const size_t off = kvOffset(il, seq, h, pos);
+    uint8_t *kd = m_k.data() + off, *vd = m_v.data() + off;
+    switch (m_kvType) {
+      case KvType::kF16:
+        kernels::toF16(k + h * D, reinterpret_cast<uint16_t*>(kd), D);
+        kernels::toF16(v + h * D, reinterpret_cast<uint16_t*>(vd), D);
+        break;
+      case KvType::kQ8_0:
+        kernels::quantizeRow(GgmlType::kQ8_0, k + h * D, kd, D);
+        kernels::quantizeRow(GgmlType::kQ8_0, v + h * D, vd, D);
+        break;
+      case KvType::kF32:
+        std::memcpy(kd, k + h * D, D * sizeof(float));
+        std::memcpy(vd, v + h * D, D * sizeof(float));
+        break;
     }
   }
 }
@@ -288,7 +303,7 @@ void Session::attention(int layer, const int* seqs, const int* poss, int n) {
   const ModelConfig& c = m_config;
   const int D = c.headDim, Q = c.qDim(), G = c.groupSize();
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  const bool f16 = m_kvType == KvType::kF16;
+  const GgmlType kvType = kvGgmlType(m_kvType);
   // Runs of consecutive positions of one sequence: [start, start + len).
   int runStart[512], runLen[512];
   int nRuns = 0;
@@ -322,9 +337,8 @@ void Session::attention(int layer, const int* seqs, const int* poss, int n) {
         // A decode step: the G heads read each cached row once, with no tiles converted and
         // packed for Eigen (qwen3-0.6b Q4_K_M, 48 greedy tokens after a 4000-token prompt, two
         // runs: 8.9 / 11.0 -> 20.9 / 19.9 tok/s together with the per-head cache layout).
-        const size_t off = kvSlot(layer, seq, kvh, 0), eltBytes = f16 ? 2 : 4;
-        const kernels::KvRows kv{m_k.data() + off * eltBytes, m_v.data() + off * eltBytes,
-                                 static_cast<size_t>(D), f16};
+        const size_t off = kvOffset(layer, seq, kvh, 0);
+        const kernels::KvRows kv{m_k.data() + off, m_v.data() + off, m_kvRowBytes, kvType};
         const size_t qo = static_cast<size_t>(t0) * Q + static_cast<size_t>(kvh) * G * D;
         kernels::attendOne(&m_q[qo], G, D, kv, P, scale, &m_att[qo], base);
         continue;
@@ -340,14 +354,9 @@ void Session::attention(int layer, const int* seqs, const int* poss, int n) {
       std::fill(sum, sum + R, 0.0f);
       for (int p0 = 0; p0 < P; p0 += kAttnTile) {
         const int T = std::min(kAttnTile, P - p0);
-        const size_t off = kvSlot(layer, seq, kvh, p0);  // T rows, contiguous
-        if (f16) {
-          kernels::fromF16(reinterpret_cast<const uint16_t*>(m_k.data()) + off, kt, T * D);
-          kernels::fromF16(reinterpret_cast<const uint16_t*>(m_v.data()) + off, vt, T * D);
-        } else {
-          std::memcpy(kt, reinterpret_cast<const float*>(m_k.data()) + off, sizeof(float) * T * D);
-          std::memcpy(vt, reinterpret_cast<const float*>(m_v.data()) + off, sizeof(float) * T * D);
-        }
+        const size_t off = kvOffset(layer, seq, kvh, p0);  // T rows, contiguous
+        kernels::dequantizeRow(kvType, m_k.data() + off, kt, static_cast<int64_t>(T) * D);
+        kernels::dequantizeRow(kvType, m_v.data() + off, vt, static_cast<int64_t>(T) * D);
         Eigen::Map<RowMat> Km(kt, T, D), Vm(vt, T, D);
         // Causal: query block [tb, te) sees keys up to position pos0 + te - 1, so its products
         // stop there and the rows before the tile skip it (a whole-context prefill chunk

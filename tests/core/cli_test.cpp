@@ -142,6 +142,18 @@ TEST_F(CliTest, BenchJson) {
   // 40 + 2.5 cached positions per decoded token on average instead of 2.5.
   EXPECT_GT(jd["decode_kv_gb_per_s"].get<double>() / jd["tg_tokens_per_s"].get<double>(),
             10 * j["decode_kv_gb_per_s"].get<double>() / j["tg_tokens_per_s"].get<double>());
+  // --kv-type: f32 doubles f16's cache; q8_0 needs a head size of 32s (the tiny preset's is 16),
+  // so the bench reports the f16 it fell back to.
+  EXPECT_EQ(j["kv_type"], "f16");
+  const std::string base = "bench --json --model " + s_model + " --prompt-len 8 --gen 2 --reps 1 --kv-type ";
+  auto f32 = duet(base + "f32");
+  ASSERT_EQ(f32.code, 0) << f32.out;
+  EXPECT_EQ(nlohmann::json::parse(f32.out)["kv_cache_bytes"].get<size_t>(),
+            2 * nlohmann::json::parse(duet(base + "f16").out)["kv_cache_bytes"].get<size_t>());
+  auto q8 = duet(base + "q8_0");
+  ASSERT_EQ(q8.code, 0) << q8.out;
+  EXPECT_EQ(nlohmann::json::parse(q8.out)["kv_type"], "f16");
+  EXPECT_NE(duet(base + "q4_0", true).code, 0);
 }
 
 }  // namespace

@@ -346,6 +346,39 @@ TEST_F(EngineTest, EvalKilledMidRunResumesWithNothingLostOrDuplicated) {
     EXPECT_DOUBLE_EQ((*ma)[i].meanCapableTokens, (*mb)[i].meanCapableTokens);
 }
 
+// A run records a KV cache other than F16 with its models; resuming it with another one (whose
+// answers would differ) is refused with a message that names the cache, and with the same one it
+// goes on. (The tiny models' head size of 16 keeps F16 under q8_0, so this uses f32.)
+TEST_F(EngineTest, ResumeRefusesAnotherKvCache) {
+  const std::string db = (s_dir / "kv.sqlite").string();
+  const std::string cli = std::string(DUET_CLI_PATH);
+  ASSERT_EQ(std::system((cli + " eval --experiment " + (s_dir / "experiment.json").string() + " --dataset " +
+                         (s_dir / "data.jsonl").string() +
+                         " --checkpoints none --baselines light --limit 2 --kv-type f32 --no-tokens --db " +
+                         db + " > /dev/null 2>&1")
+                            .c_str()),
+            0);
+  auto store = Store::open(db);
+  ASSERT_TRUE(store.ok());
+  auto runs = (*store)->runs();
+  ASSERT_TRUE(runs.ok() && runs->size() == 1);
+  const int64_t id = runs->front().id;
+  auto run = (*store)->run(id);
+  ASSERT_TRUE(run.ok());
+  const auto manifest = nlohmann::json::parse(run->manifestJson);
+  EXPECT_EQ(manifest["models"]["light@original"]["kv_cache"], "f32");
+  store->reset();
+
+  const std::string resume = cli + " eval --resume " + std::to_string(id) + " --db " + db;
+  FILE* p = popen((resume + " 2>&1").c_str(), "r");
+  std::string out;
+  char buf[1024];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  EXPECT_NE(pclose(p), 0);
+  EXPECT_NE(out.find("kv_cache: \"f32\" then, \"f16\" now"), std::string::npos) << out;
+  EXPECT_EQ(std::system((resume + " --kv-type f32 > /dev/null 2>&1").c_str()), 0);
+}
+
 }  // namespace
 }  // namespace duet
 

@@ -71,8 +71,11 @@ TEST_P(ForwardTest, MatchesReference) {
   const bool exact = c.type == GgmlType::kF32 || c.type == GgmlType::kF16 || c.type == GgmlType::kBF16;
   // Bounds relative to the logits' RMS: max over the vocabulary, and mean over it. A wrong block
   // layout or kernel gives errors of the order of 1.
-  const double tol = exact ? 2e-3 : 0.15, meanTol = exact ? 5e-4 : 0.03;
-  for (KvType kv : {KvType::kF32, KvType::kF16}) {
+  // A Q8_0 cache rounds K and V to 8 bits per element (up to 2^-8 of a block's largest value):
+  // these models' logits then differ by up to 0.056 of their RMS (mean 0.014), twice that bounds.
+  for (KvType kv : {KvType::kF32, KvType::kF16, KvType::kQ8_0}) {
+    const bool q8 = kv == KvType::kQ8_0;
+    const double tol = exact ? (q8 ? 0.1 : 2e-3) : 0.15, meanTol = exact ? (q8 ? 0.025 : 5e-4) : 0.03;
     for (int batch : {4, 64}) {
       SessionOptions so;
       so.nCtx = 32;
@@ -80,6 +83,7 @@ TEST_P(ForwardTest, MatchesReference) {
       so.nThreads = 2;
       so.kvType = kv;
       Session s(**model, so);
+      ASSERT_EQ(s.kvType(), kv);
       ASSERT_TRUE(s.eval(tokens, /*allLogits=*/true).ok());
       Session d(**model, so);
       for (size_t t = 0; t < tokens.size(); ++t) {
@@ -166,7 +170,8 @@ TEST(ModelTest, LongSequenceMatchesReferenceAcrossAttentionTiles) {
   const auto want = ref.forward(tokens);
   const int V = (*model)->config().nVocab;
   // Chunks of 64 (query blocks inside one tile) and of 300 (chunks that span tiles).
-  for (auto [kv, batch] : {std::pair{KvType::kF32, 64}, std::pair{KvType::kF16, 64}, std::pair{KvType::kF32, 300}}) {
+  for (auto [kv, batch] : {std::pair{KvType::kF32, 64}, std::pair{KvType::kF16, 64},
+                           std::pair{KvType::kF32, 300}, std::pair{KvType::kQ8_0, 300}}) {
     SessionOptions so;
     so.nCtx = 700;
     so.nBatch = batch;
@@ -181,13 +186,42 @@ TEST(ModelTest, LongSequenceMatchesReferenceAcrossAttentionTiles) {
         maxDiff = std::max(maxDiff, std::abs(s.logitsAt(t)[i] - want[t][i]));
         rms += want[t][i] * want[t][i];
       }
-      EXPECT_LT(maxDiff / std::sqrt(rms / V), kv == KvType::kF32 ? 2e-3 : 1e-2) << "position " << t << ", chunk " << batch;
+      const double bound = kv == KvType::kF32 ? 2e-3 : kv == KvType::kF16 ? 1e-2 : 0.1;
+      EXPECT_LT(maxDiff / std::sqrt(rms / V), bound) << "position " << t << ", chunk " << batch;
     }
     double maxDiff = 0;
     for (int i = 0; i < V; ++i) maxDiff = std::max(maxDiff, std::abs(s.logits()[i] - want.back()[i]));
     EXPECT_LT(maxDiff, 0.05) << "last decoded position";
   }
   fs::remove(path);
+}
+
+// A Q8_0 cache takes 34 bytes per 32 elements; a head size that is not a multiple of 32 keeps F16.
+TEST(ModelTest, Q8CacheSizeAndFallback) {
+  for (int nEmbd : {256, 192}) {  // head size 64, then 48
+    const std::string path = tempPath("q8kv.gguf");
+    SynthSpec spec = smallSpec(Arch::kQwen2, GgmlType::kF32);
+    spec.nEmbd = nEmbd;
+    ASSERT_TRUE(writeSynthModel(spec, path).ok());
+    auto model = Model::load(path);
+    ASSERT_TRUE(model.ok()) << model.message();
+    SessionOptions so;
+    so.nCtx = 64;
+    so.kvType = KvType::kQ8_0;
+    Session s(**model, so);
+    const ModelConfig& c = (*model)->config();
+    const size_t rows = static_cast<size_t>(c.nLayer) * c.nHeadKv * so.nCtx;
+    if (nEmbd == 256) {
+      EXPECT_EQ(s.kvType(), KvType::kQ8_0);
+      EXPECT_EQ(s.kvCacheBytes(), 2 * rows * (c.headDim / 32) * 34);
+    } else {
+      EXPECT_EQ(s.kvType(), KvType::kF16);
+      EXPECT_EQ(s.kvCacheBytes(), 2 * rows * c.headDim * 2);
+    }
+    const std::vector<int32_t> tokens = {3, 77, 290, 12};
+    EXPECT_TRUE(s.eval(tokens).ok());
+    fs::remove(path);
+  }
 }
 
 // nBatch = 0 picks the chunk from the shape: the largest of 512 / 256 / 128 whose activation
@@ -455,31 +489,32 @@ TEST(OpsTest, SiluAndExpSumAgainstScalarAtEveryAlignment) {
   }
 }
 
-// The decode attention kernel against a double-precision softmax attention: F32 and F16 caches,
-// head sizes with a SIMD path (48, 64, 128) and without (40), 1-4 query heads per KV head,
-// position counts around the tile size, rows further apart than D; and the same bits wherever
-// q and out sit.
+// The decode attention kernel against a double-precision softmax attention: F32, F16 and Q8_0
+// caches, head sizes with a SIMD path (48, 64, 128; Q8_0 needs multiples of 32) and without (40),
+// 1-4 query heads per KV head, position counts around the tile size, rows further apart than one
+// row's bytes; and the same bits wherever q and out sit.
 TEST(OpsTest, AttendOneAgainstScalar) {
-  for (bool f16 : {false, true})
+  for (GgmlType type : {GgmlType::kF32, GgmlType::kF16, GgmlType::kQ8_0})
     for (int D : {40, 48, 64, 128})
       for (int G : {1, 2, 4})
         for (int P : {1, 31, 32, 33, 100}) {
-          const size_t stride = static_cast<size_t>(D) + 16;
+          if (type == GgmlType::kQ8_0 && D % 32 != 0) continue;
+          const size_t stride = static_cast<size_t>(D) + 16;  // floats between rows of kf / vf
           std::vector<float> kf(stride * P), vf(stride * P), q(static_cast<size_t>(G) * D);
           for (size_t i = 0; i < kf.size(); ++i) {
             kf[i] = std::sin(0.37f * static_cast<float>(i)) * 1.5f;
             vf[i] = std::cos(0.21f * static_cast<float>(i));
           }
           for (size_t i = 0; i < q.size(); ++i) q[i] = std::cos(0.53f * static_cast<float>(i)) * 0.8f;
-          std::vector<uint16_t> kh(kf.size()), vh(vf.size());
-          if (f16) {  // the reference sees the cache's rounded values
-            kernels::toF16(kf.data(), kh.data(), static_cast<int>(kf.size()));
-            kernels::toF16(vf.data(), vh.data(), static_cast<int>(vf.size()));
-            kernels::fromF16(kh.data(), kf.data(), static_cast<int>(kf.size()));
-            kernels::fromF16(vh.data(), vf.data(), static_cast<int>(vf.size()));
-          }
-          const kernels::KvRows kv{f16 ? static_cast<const void*>(kh.data()) : kf.data(),
-                                   f16 ? static_cast<const void*>(vh.data()) : vf.data(), stride, f16};
+          // The cache rows in `type`, one spare block apart; the reference sees their rounded values.
+          const size_t rowBytes = ggmlRowBytes(type, D + 32);
+          std::vector<uint8_t> kc(rowBytes * P), vc(rowBytes * P);
+          for (int j = 0; j < P; ++j)
+            for (auto [f, c] : {std::pair{kf.data(), kc.data()}, std::pair{vf.data(), vc.data()}}) {
+              kernels::quantizeRow(type, f + j * stride, c + j * rowBytes, D);
+              kernels::dequantizeRow(type, c + j * rowBytes, f + j * stride, D);
+            }
+          const kernels::KvRows kv{kc.data(), vc.data(), rowBytes, type};
           const float scale = 1.0f / std::sqrt(static_cast<float>(D));
           std::vector<float> scratch(kernels::attendScratchFloats(G, D)), first;
           for (int off : {0, 3}) {
@@ -501,8 +536,8 @@ TEST(OpsTest, AttendOneAgainstScalar) {
               for (int i = 0; i < D; ++i) {
                 double want = 0;
                 for (int j = 0; j < P; ++j) want += w[static_cast<size_t>(j)] / sum * vf[j * stride + i];
-                ASSERT_NEAR(out[g * D + i], want, 2e-5)
-                    << "f16 " << f16 << " D " << D << " G " << G << " P " << P << " head " << g << " i " << i;
+                ASSERT_NEAR(out[g * D + i], want, 2e-5) << ggmlTypeName(type) << " D " << D << " G " << G
+                                                        << " P " << P << " head " << g << " i " << i;
               }
             }
             if (off == 0) first.assign(out, out + q.size());
