@@ -32,8 +32,22 @@ int main(int argc, char** argv) {
   QCommandLineOption shot("screenshot", "Save the window once the scene is complete, then exit.", "FILE");
   QCommandLineOption scene("scene", "Screenshot scene: solve, tradeoff, compare or probe.", "SCENE", "solve");
   QCommandLineOption size("size", "Window size for screenshots, WxH.", "WxH", "1440x900");
-  p.addOptions({exp, db, shot, scene, size});
+  QCommandLineOption kv(
+      "kv-type",
+      "KV cache of local models: f16, f32 or q8_0 (half of f16's bytes per cached position, "
+      "for long signals; needs a head size that is a multiple of 32, else f16).",
+      "TYPE", "f16");
+  p.addOptions({exp, db, shot, scene, size, kv});
   p.process(app);
+  duet::LocalModelOptions models;
+  if (p.value(kv) == "f32") {
+    models.kvType = duet::KvType::kF32;
+  } else if (p.value(kv) == "q8_0") {
+    models.kvType = duet::KvType::kQ8_0;
+  } else if (p.value(kv) != "f16") {
+    std::fprintf(stderr, "duet-workbench: --kv-type must be f16, f32 or q8_0\n");
+    return 2;
+  }
 
   QString path = p.value(exp);
   if (path.isEmpty() && !p.isSet(shot)) path = QSettings().value("lastExperiment").toString();
@@ -43,7 +57,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  duet::gui::MainWindow w(p.value(db));
+  duet::gui::MainWindow w(p.value(db), models);
   if (p.isSet(shot)) {
     const QStringList wh = p.value(size).split('x');
     w.resize(wh.value(0).toInt() > 0 ? wh.value(0).toInt() : 1440, wh.value(1).toInt() > 0 ? wh.value(1).toInt() : 900);

@@ -41,13 +41,14 @@ namespace {
 constexpr int kMaxRecent = 8;
 }
 
-MainWindow::MainWindow(const QString& storePath, QWidget* parent) : QMainWindow(parent) {
+MainWindow::MainWindow(const QString& storePath, const LocalModelOptions& models, QWidget* parent)
+    : QMainWindow(parent) {
   setObjectName("mainWindow");
   setWindowTitle(tr("Duet Workbench"));
   m_storePath = storePath.isEmpty() ? toQString(defaultStorePath()) : storePath;
   auto store = Store::open(toStd(m_storePath));
   if (store) m_store = std::move(*store);
-  startThreads();
+  startThreads(models);
 
   m_session = new EvalSession(m_client, this);
   m_session->setStore(m_store.get());
@@ -179,8 +180,8 @@ MainWindow::~MainWindow() {
   shutdownEngine();
 }
 
-void MainWindow::startThreads() {
-  m_models = std::make_shared<ModelCache>();
+void MainWindow::startThreads(const LocalModelOptions& models) {
+  m_models = std::make_shared<ModelCache>(models);
   m_solveThread = new QThread(this);
   m_solveThread->setObjectName("duet-solve");
   m_evalThread = new QThread(this);

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "core/duet/experiment.h"
+#include "core/duet/text_model.h"
 #include "core/eval/dataset.h"
 
 class QLabel;
@@ -38,8 +39,10 @@ class TrainingView;
 class MainWindow : public QMainWindow {
   Q_OBJECT
  public:
-  // storePath: the history database ("" = the default XDG location).
-  explicit MainWindow(const QString& storePath = {}, QWidget* parent = nullptr);
+  // storePath: the history database ("" = the default XDG location); models: how local models
+  // run (threads, KV cache type).
+  explicit MainWindow(const QString& storePath = {}, const LocalModelOptions& models = {},
+                      QWidget* parent = nullptr);
   ~MainWindow() override;
 
   bool openExperiment(const QString& path);  // errors are shown in the status bar and returned false
@@ -64,7 +67,7 @@ class MainWindow : public QMainWindow {
 
  private:
   void buildMenus();
-  void startThreads();
+  void startThreads(const LocalModelOptions& models);
   void rememberRecent(const QString& path);
   void rebuildRecentMenu();
   void openRunItems(const QString& system);
