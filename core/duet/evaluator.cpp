@@ -223,27 +223,31 @@ Result<int64_t> Evaluator::resume(int64_t runId, const EvalProgressFn& progress,
                                                  " started (content hash differs); start a new run");
   auto o = evalOptionsFromJson(m["options"].dump());
   if (!o) return o.error();
-  // Answers from other weights, or from another KV cache type, must not join the stored ones.
+  // Answers from other weights, or from another KV cache type, must not join the stored ones. Only
+  // what changes the answers is compared (a run recorded before a field existed still resumes).
   if (m.contains("models") && m["models"].is_object()) {
     auto now = modelIdentities(m_models, *e, *o);
     if (!now) return now.error();
     for (const auto& [role, was] : m["models"].items()) {
-      if (now->contains(role) && (*now)[role] == was) continue;
-      const Json is = now->value(role, Json());
-      std::string what = "is no longer in the experiment";
-      if (!is.is_null()) {
-        what = "changed";
-        for (const std::string key : {"path", "sampled_fnv1a64", "file_bytes", "tensor_types", "kv_cache"}) {
+      std::string what;
+      if (!now->contains(role)) {
+        what = "is no longer in the experiment";
+      } else {
+        const Json& is = (*now)[role];
+        for (const std::string key : {"sampled_fnv1a64", "file_bytes", "kv_cache"}) {
           const Json none = key == "kv_cache" ? Json("f16") : Json("none");  // F16 is not recorded
-          if (is.value(key, none) != was.value(key, none))
+          if (was.is_object() && is.is_object() && is.value(key, none) != was.value(key, none)) {
             what = "changed (" + key + ": " + was.value(key, none).dump() + " then, " +
                    is.value(key, none).dump() + " now)";
+            break;
+          }
         }
       }
-      return makeError(Errc::kInvalidArgument, "run " + std::to_string(runId) + ": model " + role + " " +
-                                                   what +
-                                                   " since the run started; resume with the same models and "
-                                                   "--kv-type, or start a new run");
+      if (!what.empty())
+        return makeError(Errc::kInvalidArgument,
+                         "run " + std::to_string(runId) + ": model " + role + " " + what +
+                             " since the run started; resume with the same models and "
+                             "--kv-type, or start a new run");
     }
   }
   DUET_TRY_STATUS(m_store.setRunStatus(runId, "running"));

@@ -379,6 +379,32 @@ TEST_F(EngineTest, ResumeRefusesAnotherKvCache) {
   EXPECT_EQ(std::system((resume + " --kv-type f32 > /dev/null 2>&1").c_str()), 0);
 }
 
+// Other weights under the same file name: resume refuses them too (a copy of the experiment, so
+// the other tests keep their files).
+TEST_F(EngineTest, ResumeRefusesChangedWeights) {
+  const fs::path dir = s_dir / "changed";
+  fs::create_directories(dir);
+  for (const char* f : {"experiment.json", "data.jsonl", "M0.gguf", "M-10.gguf", "M-20.gguf", "m0.gguf"})
+    fs::copy_file(s_dir / f, dir / f, fs::copy_options::overwrite_existing);
+  const std::string db = (dir / "h.sqlite").string(), cli = std::string(DUET_CLI_PATH);
+  ASSERT_EQ(std::system((cli + " eval --experiment " + (dir / "experiment.json").string() +
+                         " --checkpoints none --baselines light --limit 2 --no-tokens --db " + db + " > /dev/null 2>&1")
+                            .c_str()),
+            0);
+  SynthSpec other = *synthPreset("tiny");
+  other.arch = Arch::kLlama;
+  other.nVocab = 1024;
+  other.seed = 99;
+  other.weightScale = 3.0f;
+  ASSERT_TRUE(writeSynthModel(other, (dir / "m0.gguf").string()).ok());
+  FILE* p = popen((cli + " eval --resume 1 --db " + db + " 2>&1").c_str(), "r");
+  std::string out;
+  char buf[1024];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  EXPECT_NE(pclose(p), 0);
+  EXPECT_NE(out.find("model light@original changed (sampled_fnv1a64"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace duet
 
