@@ -99,6 +99,14 @@ const uint8_t* rowPtr(const MatrixView& w, int64_t r) {
   return static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r) * w.rowBytes;
 }
 
+// Rows [r0, r0 + n) of float weights as f32: F32 rows in place (consecutive rows are contiguous),
+// others widened into wf (n * cols floats).
+const float* f32Rows(const MatrixView& w, int64_t r0, int64_t n, bool inPlace, float* wf) {
+  if (inPlace) return reinterpret_cast<const float*>(rowPtr(w, r0));
+  for (int64_t i = 0; i < n; ++i) dequantizeRow(w.type, rowPtr(w, r0 + i), wf + i * w.cols, w.cols);
+  return wf;
+}
+
 // ---- AMX prefill (any weight type) --------------------------------------------------------
 
 #if defined(DUET_AMX)
@@ -186,12 +194,7 @@ void floatPrefillEigen(const MatrixView& w, const float* x, int64_t nTok, float*
         inPlace ? nullptr : grow(weightScratch().wf, static_cast<size_t>(std::min(panel, r1 - r0) * cols));
     for (int64_t p0 = r0; p0 < r1; p0 += panel) {
       const int64_t n = std::min(panel, r1 - p0);
-      const float* wp = reinterpret_cast<const float*>(rowPtr(w, p0));
-      if (!inPlace) {
-        for (int64_t i = 0; i < n; ++i) dequantizeRow(w.type, rowPtr(w, p0 + i), wf + i * cols, cols);
-        wp = wf;
-      }
-      const Eigen::Map<const RowMat> wm(wp, n, cols);
+      const Eigen::Map<const RowMat> wm(f32Rows(w, p0, n, inPlace, wf), n, cols);
       Eigen::Map<RowMat, 0, Eigen::OuterStride<>> ym(y + p0, nTok, n, Eigen::OuterStride<>(rows));
       ym.noalias() = xm * wm.transpose();
     }
@@ -235,13 +238,8 @@ void matmulFloat(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
           const int64_t rBeg = p0 * kFloatRowTile, rEnd = std::min(rows, pEnd * kFloatRowTile);
           for (int64_t r0 = rBeg; r0 < rEnd; r0 += kFloatRowTile) {
             const int64_t nr = std::min(kFloatRowTile, rEnd - r0);
-            // F32 rows are used in place (consecutive rows are contiguous); others are widened.
-            const float* tileW = reinterpret_cast<const float*>(rowPtr(w, r0));
-            if (!inPlace) {
-              for (int64_t i = 0; i < nr; ++i) dequantizeRow(w.type, rowPtr(w, r0 + i), wf + i * cols, cols);
-              tileW = wf;
-            }
-            floatPrefillTile(tileW, static_cast<int>(nr), xi, cols, vb, vEnd, out + (r0 - rBeg) * 16, ldp);
+            floatPrefillTile(f32Rows(w, r0, nr, inPlace, wf), static_cast<int>(nr), xi, cols, vb, vEnd,
+                             out + (r0 - rBeg) * 16, ldp);
           }
           storePanel(out, ldp, rEnd - rBeg, vb, vEnd, nTok, y + rBeg, rows);
         }

@@ -346,6 +346,24 @@ TEST_F(EngineTest, EvalKilledMidRunResumesWithNothingLostOrDuplicated) {
     EXPECT_DOUBLE_EQ((*ma)[i].meanCapableTokens, (*mb)[i].meanCapableTokens);
 }
 
+}  // namespace
+}  // namespace duet
+
+namespace duet {
+namespace {
+
+std::string runCli(const std::string& args, int* code = nullptr) {
+  std::string cmd = std::string(DUET_CLI_PATH) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int st = pclose(p);
+  if (code) *code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return out;
+}
+
 // A run records a KV cache other than F16 with its models; resuming it with another one (whose
 // answers would differ) is refused with a message that names the cache, and with the same one it
 // goes on. (The tiny models' head size of 16 keeps F16 under q8_0, so this uses f32.)
@@ -369,14 +387,13 @@ TEST_F(EngineTest, ResumeRefusesAnotherKvCache) {
   EXPECT_EQ(manifest["models"]["light@original"]["kv_cache"], "f32");
   store->reset();
 
-  const std::string resume = cli + " eval --resume " + std::to_string(id) + " --db " + db;
-  FILE* p = popen((resume + " 2>&1").c_str(), "r");
-  std::string out;
-  char buf[1024];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  EXPECT_NE(pclose(p), 0);
+  const std::string resume = "eval --resume " + std::to_string(id) + " --db " + db;
+  int code = 0;
+  const std::string out = runCli(resume, &code);
+  EXPECT_NE(code, 0);
   EXPECT_NE(out.find("kv_cache: \"f32\" then, \"f16\" now"), std::string::npos) << out;
-  EXPECT_EQ(std::system((resume + " --kv-type f32 > /dev/null 2>&1").c_str()), 0);
+  runCli(resume + " --kv-type f32", &code);
+  EXPECT_EQ(code, 0);
 }
 
 // Other weights under the same file name: resume refuses them too (a copy of the experiment, so
@@ -397,30 +414,10 @@ TEST_F(EngineTest, ResumeRefusesChangedWeights) {
   other.seed = 99;
   other.weightScale = 3.0f;
   ASSERT_TRUE(writeSynthModel(other, (dir / "m0.gguf").string()).ok());
-  FILE* p = popen((cli + " eval --resume 1 --db " + db + " 2>&1").c_str(), "r");
-  std::string out;
-  char buf[1024];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  EXPECT_NE(pclose(p), 0);
+  int code = 0;
+  const std::string out = runCli("eval --resume 1 --db " + db, &code);
+  EXPECT_NE(code, 0);
   EXPECT_NE(out.find("model light@original changed (sampled_fnv1a64"), std::string::npos) << out;
-}
-
-}  // namespace
-}  // namespace duet
-
-namespace duet {
-namespace {
-
-std::string runCli(const std::string& args, int* code = nullptr) {
-  std::string cmd = std::string(DUET_CLI_PATH) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int st = pclose(p);
-  if (code) *code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
 }
 
 // The CLI flow of a study: eval with baselines at matched budgets, then tradeoff, show, regrade,
