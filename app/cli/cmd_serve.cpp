@@ -80,6 +80,7 @@ void registerServeCmd(CLI::App& app, RunFn& run) {
       so.maxQueue = o->maxQueue;
       so.maxBodyBytes = o->maxBody;
       so.nThreads = o->threads;
+      so.kvType = lo.kvType;
       so.modelName = o->name.empty() ? std::filesystem::path(o->model).stem().string() : o->name;
       remote::OpenAiServer server(std::shared_ptr<TextModel>(std::move(*m)), so);
       auto port = server.start();

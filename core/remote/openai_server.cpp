@@ -86,6 +86,7 @@ Result<Json> OpenAiServer::Impl::echoLogprobs(const ApiRequest& r, int nTop) {
   SessionOptions so;
   so.nCtx = static_cast<int>(ids.size()) + 1;
   so.nThreads = opts.nThreads;
+  so.kvType = opts.kvType;
   Session s(m, so);
   if (so.nCtx > s.contextSize())
     return makeError(Errc::kInvalidArgument, "the prompt exceeds the model's context");

@@ -39,6 +39,7 @@ struct ServerOptions {
   size_t maxBodyBytes = 1u << 20;  // larger request bodies: 413
   std::string modelName;           // the id clients use ("" = the model's id())
   int nThreads = 0;                // scoring sessions (echo); 0 = all hardware threads
+  KvType kvType = KvType::kF16;    // their KV cache, as the model's generation sessions
 };
 
 struct ServerStats {
