@@ -360,9 +360,14 @@ void Session::attention(int layer, const int* seqs, const int* poss, int n) {
         Eigen::Map<RowMat> Km(kt, T, D), Vm(vt, T, D);
         // Causal: query block [tb, te) sees keys up to position pos0 + te - 1, so its products
         // stop there and the rows before the tile skip it (a whole-context prefill chunk
-        // otherwise computes twice the scores it needs).
-        for (int tb = std::max(0, p0 - pos0); tb < len; tb += kAttnQueryBlock) {
-          const int te = std::min(len, tb + kAttnQueryBlock);
+        // otherwise computes twice the scores it needs). A tile that every query sees whole (all
+        // of it before the run's first position) takes all the rows in one product: its K and V
+        // are packed once rather than once per block (qwen3-0.6b, 4096-token prompt: Eigen's
+        // packing 9.4% -> ~4.5% of the samples; pp4096 within this machine's noise, five rounds
+        // each median 254 / 254 tok/s, best 259 / 273).
+        const int qBlock = p0 + T <= pos0 + 1 ? len : kAttnQueryBlock;
+        for (int tb = std::max(0, p0 - pos0); tb < len; tb += qBlock) {
+          const int te = std::min(len, tb + qBlock);
           const int Tb = std::min(T, pos0 + te - p0);
           const int r0 = tb * G, nR = (te - tb) * G;
           Eigen::Map<RowMat> Sm(st, nR, Tb);
