@@ -236,6 +236,30 @@ void BM_FmaPeak(benchmark::State& state) {
 }
 BENCHMARK(BM_FmaPeak);
 
+// Peak VNNI rate of one core, in the same shape as BM_FmaPeak: 12 independent vpdpbusd chains
+// (64 u8 x s8 products each). Gdpbusd equal to BM_FmaPeak's GFLOPS / 32 means both 512-bit
+// ports take it, which the integer prefill tiles count on.
+void BM_VnniPeak(benchmark::State& state) {
+#if defined(__AVX512VNNI__)
+  __m512i acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_epi32(i);
+  __m512i w = _mm512_set1_epi8(3), x = _mm512_set1_epi8(-2);
+  for (auto _ : state) {
+    for (int rep = 0; rep < 1000; ++rep) {
+#pragma GCC unroll 12
+      for (int i = 0; i < 12; ++i) acc[i] = _mm512_dpbusd_epi32(acc[i], w, x);
+      asm volatile("" : "+v"(x));
+    }
+  }
+  for (int i = 0; i < 12; ++i) benchmark::DoNotOptimize(acc[i]);
+  state.counters["Gdpbusd"] = benchmark::Counter(12000.0 / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GOPS"] = benchmark::Counter(12000.0 * 128 / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+#else
+  state.SkipWithError("needs AVX-512 VNNI");
+#endif
+}
+BENCHMARK(BM_VnniPeak);
+
 #if (defined(__AMX_TILE__) || defined(__AMXTILE__)) && (defined(__AMX_BF16__) || defined(__AMXBF16__))
 // BM_AmxTiles/<misaligned>/<KiB>: one BF16 tile product with its share of tile loads, the 2 x 2
 // pattern of core/kernels/matmul_amx.cpp (4 loads, 4 products), cycling through a working set of
