@@ -107,6 +107,37 @@ const float* f32Rows(const MatrixView& w, int64_t r0, int64_t n, bool inPlace, f
   return wf;
 }
 
+// ---- decode: row dots over one or several matrices that read the same x ---------------------
+
+// Calls fn(i, r) for the rows [g0, g1) of the matrices ws laid end to end (matrix i, row r).
+template <class Fn>
+void forSharedRows(std::span<const MatrixView> ws, int64_t g0, int64_t g1, Fn&& fn) {
+  int64_t base = 0;
+  for (size_t i = 0; i < ws.size(); base += ws[i].rows, ++i)
+    for (int64_t r = std::max<int64_t>(0, g0 - base); r < std::min(ws[i].rows, g1 - base); ++r) fn(i, r);
+}
+
+int64_t sharedRows(std::span<const MatrixView> ws) {
+  int64_t n = 0;
+  for (const MatrixView& w : ws) n += w.rows;
+  return n;
+}
+
+// Float weights (one type and width), each row dotted with every token.
+void floatDecode(std::span<const MatrixView> ws, const float* x, int64_t nTok, std::span<float* const> ys,
+                 ThreadPool& pool) {
+  const int64_t total = sharedRows(ws), cols = ws[0].cols;
+  pool.run([&](int ith, int nth) {
+    int64_t g0, g1;
+    ThreadPool::split(total, ith, nth, g0, g1);
+    forSharedRows(ws, g0, g1, [&](size_t i, int64_t r) {
+      const MatrixView& w = ws[i];
+      for (int64_t t = 0; t < nTok; ++t)
+        ys[i][t * w.rows + r] = dotFloatRow(w.type, rowPtr(w, r), x + t * cols, cols);
+    });
+  });
+}
+
 // ---- AMX prefill (any weight type) --------------------------------------------------------
 
 #if defined(DUET_AMX)
@@ -250,12 +281,7 @@ void matmulFloat(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
 #else
   if (nTok >= kFloatPrefillMinTok) return floatPrefillEigen(w, x, nTok, y, pool);
 #endif
-  pool.run([&](int ith, int nth) {
-    int64_t r0, r1;
-    ThreadPool::split(rows, ith, nth, r0, r1);
-    for (int64_t r = r0; r < r1; ++r)
-      for (int64_t t = 0; t < nTok; ++t) y[t * rows + r] = dotFloatRow(w.type, rowPtr(w, r), x + t * cols, cols);
-  });
+  floatDecode({&w, 1}, x, nTok, {&y, 1}, pool);
 }
 
 // ---- quantized weights ----------------------------------------------------------------------
@@ -266,6 +292,44 @@ void quantizeActs(const float* x, int64_t cols, int64_t t0, int64_t t1, ActScrat
     quantizeActRow(x + t * cols, cols, a.qs.data() + t * cols, a.da.data() + t * nb,
                    a.ds32.data() + t * nb, a.ds16.data() + t * 2 * nb);
 }
+
+#if defined(DUET_AVX512VNNI)
+// Quantized weights (one type and width) on the fused decode kernels: the tokens' activations are
+// quantized once, then every row is dotted with each token.
+void quantDecode(std::span<const MatrixView> ws, const float* x, int64_t nTok, std::span<float* const> ys,
+                 ThreadPool& pool) {
+  const GgmlType type = ws[0].type;
+  const int64_t cols = ws[0].cols, nb = cols / 32, total = sharedRows(ws);
+  ActScratch& a = actScratch();
+  grow(a.qs, static_cast<size_t>(nTok * cols));
+  grow(a.da, static_cast<size_t>(nTok * nb));
+  grow(a.ds32, static_cast<size_t>(nTok * nb));
+  grow(a.ds16, static_cast<size_t>(nTok * nb * 2));
+  int32_t* init = grow(a.init, static_cast<size_t>(nTok * cols / 4));
+  int8_t* qsQuad = grow(a.tqs, static_cast<size_t>(nTok * cols));
+  int32_t* initQuad = grow(a.initQuad, static_cast<size_t>(nTok * cols / 8));
+  for (int64_t t = 0; t < nTok; ++t) {
+    quantizeActs(x, cols, t, t + 1, a);
+    buildDecodeInit(type, a.qs.data() + t * cols, cols, init + t * cols / 4, qsQuad + t * cols,
+                    initQuad + t * cols / 8);
+  }
+  pool.run([&](int ith, int nth) {
+    int64_t g0, g1;
+    ThreadPool::split(total, ith, nth, g0, g1);
+    // One row at a time: the kernels can take two rows (shared activation loads), but two
+    // concurrent row streams measured 2-3x slower from DRAM on the target machine.
+    forSharedRows(ws, g0, g1, [&](size_t i, int64_t r) {
+      const void* rp[1] = {rowPtr(ws[i], r)};
+      for (int64_t t = 0; t < nTok; ++t) {
+        const DecodeAct act{a.qs.data() + t * cols,     a.da.data() + t * nb, a.ds32.data() + t * nb,
+                            a.ds16.data() + t * 2 * nb, init + t * cols / 4,  qsQuad + t * cols,
+                            initQuad + t * cols / 8};
+        dotRowsDecode(type, rp, 1, cols, act, ys[i] + t * ws[i].rows + r);
+      }
+    });
+  });
+}
+#endif
 
 void matmulQuant(const MatrixView& w, const float* x, int64_t nTok, float* y, ThreadPool& pool) {
   const int64_t cols = w.cols, rows = w.rows, nb = cols / 32;
@@ -334,32 +398,7 @@ void matmulQuant(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
     });
     return;
   }
-  if (nTok < kQuantPrefillMinTok) {
-    int32_t* init = grow(a.init, static_cast<size_t>(nTok * cols / 4));
-    int8_t* qsQuad = grow(a.tqs, static_cast<size_t>(nTok * cols));
-    int32_t* initQuad = grow(a.initQuad, static_cast<size_t>(nTok * cols / 8));
-    for (int64_t t = 0; t < nTok; ++t) {
-      quantizeActs(x, cols, t, t + 1, a);
-      buildDecodeInit(w.type, a.qs.data() + t * cols, cols, init + t * cols / 4, qsQuad + t * cols,
-                      initQuad + t * cols / 8);
-    }
-    pool.run([&](int ith, int nth) {
-      int64_t r0, r1;
-      ThreadPool::split(rows, ith, nth, r0, r1);
-      // One row at a time: the kernels can take two rows (shared activation loads), but two
-      // concurrent row streams measured 2-3x slower from DRAM on the target machine.
-      for (int64_t r = r0; r < r1; ++r) {
-        const void* rp[1] = {rowPtr(w, r)};
-        for (int64_t t = 0; t < nTok; ++t) {
-          const DecodeAct act{a.qs.data() + t * cols, a.da.data() + t * nb, a.ds32.data() + t * nb,
-                              a.ds16.data() + t * 2 * nb, init + t * cols / 4, qsQuad + t * cols,
-                              initQuad + t * cols / 8};
-          dotRowsDecode(w.type, rp, 1, cols, act, y + t * rows + r);
-        }
-      }
-    });
-    return;
-  }
+  if (nTok < kQuantPrefillMinTok) return quantDecode({&w, 1}, x, nTok, {&y, 1}, pool);
 #endif
   if (nTok == 1) {
     quantizeActs(x, cols, 0, 1, a);
@@ -403,6 +442,22 @@ void matmul(const MatrixView& w, const float* x, int64_t nTok, float* y, ThreadP
     matmulFloat(w, x, nTok, y, pool);
   else
     matmulQuant(w, x, nTok, y, pool);
+}
+
+void matmulShared(std::span<const MatrixView> ws, const float* x, int64_t nTok, std::span<float* const> ys,
+                  ThreadPool& pool) {
+  assert(ws.size() == ys.size());
+  bool alike = !ws.empty() && nTok > 0;
+  for (const MatrixView& w : ws)
+    alike = alike && w.type == ws[0].type && w.cols == ws[0].cols && w.rows > 0 &&
+            ggmlTraits(w.type).supported && w.cols % ggmlTraits(w.type).blockSize == 0;
+  if (alike && unpackGroupSize(ws[0].type) == 0 && nTok < kFloatPrefillMinTok)
+    return floatDecode(ws, x, nTok, ys, pool);
+#if defined(DUET_AVX512VNNI)
+  if (alike && unpackGroupSize(ws[0].type) != 0 && nTok < kQuantPrefillMinTok)
+    return quantDecode(ws, x, nTok, ys, pool);
+#endif
+  for (size_t i = 0; i < ws.size(); ++i) matmul(ws[i], x, nTok, ys[i], pool);
 }
 
 float dotRow(const MatrixView& w, int64_t r, const float* x) {

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "core/kernels/ggml_type.h"
 
@@ -29,6 +30,13 @@ struct MatrixView {
 // y[t * rows + r] = sum_c W[r][c] * x[t * cols + c], for t < nTok, r < rows.
 // x: [nTok][cols] floats, y: [nTok][rows] floats. cols must be a multiple of the block size.
 void matmul(const MatrixView& w, const float* x, int64_t nTok, float* y, ThreadPool& pool);
+
+// matmul(ws[i], x, nTok, ys[i], pool) for several matrices that read the same x (a layer's Q, K
+// and V, or its gate and up), with the same results. When they share a type and a width and nTok
+// is a decode step's few tokens, x is prepared once and the rows of all of them are split over the
+// pool in one pass, so the threads meet once instead of once per matrix.
+void matmulShared(std::span<const MatrixView> ws, const float* x, int64_t nTok, std::span<float* const> ys,
+                  ThreadPool& pool);
 
 // Dot product of weight row r with float vector x (reference-speed helper, any type).
 float dotRow(const MatrixView& w, int64_t r, const float* x);

@@ -181,9 +181,9 @@ void Session::forwardChunk(const int32_t* tokens, const int* seqs, const int* po
     const LayerWeights& L = w.layers[static_cast<size_t>(il)];
     // Attention block.
     normRows(L.attnNorm);
-    kernels::matmul(L.wq, m_xn.data(), n, m_q.data(), m_pool);
-    kernels::matmul(L.wk, m_xn.data(), n, m_kcur.data(), m_pool);
-    kernels::matmul(L.wv, m_xn.data(), n, m_vcur.data(), m_pool);
+    const MatrixView qkv[] = {L.wq, L.wk, L.wv};
+    float* const qkvOut[] = {m_q.data(), m_kcur.data(), m_vcur.data()};
+    kernels::matmulShared(qkv, m_xn.data(), n, qkvOut, m_pool);
     byTokens([&](int t0, int t1) {
       for (int t = t0; t < t1; ++t) prepareQkv(il, L, t, seqs[t], poss[t], neox);
     });
@@ -193,8 +193,9 @@ void Session::forwardChunk(const int32_t* tokens, const int* seqs, const int* po
 
     // Feed-forward block (SwiGLU).
     normRows(L.ffnNorm);
-    kernels::matmul(L.wGate, m_xn.data(), n, m_gate.data(), m_pool);
-    kernels::matmul(L.wUp, m_xn.data(), n, m_up.data(), m_pool);
+    const MatrixView gateUp[] = {L.wGate, L.wUp};
+    float* const gateUpOut[] = {m_gate.data(), m_up.data()};
+    kernels::matmulShared(gateUp, m_xn.data(), n, gateUpOut, m_pool);
     byTokens([&](int t0, int t1) {
       const size_t off = static_cast<size_t>(t0) * F;
       kernels::siluMul(m_gate.data() + off, m_up.data() + off, (t1 - t0) * F);

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <sstream>
 #include <string>
@@ -149,6 +150,36 @@ TEST_P(MatmulVsReference, LargePrefillBatch) {
     const auto x = makeActs(c.nTok, c.cols, true, 5);
     const std::string err = checkMatmul(w, x, c.nTok, true, pool);
     ASSERT_TRUE(err.empty()) << err;
+  }
+}
+
+// matmulShared gives each matrix exactly matmul's bits: one pass over the rows of three matrices
+// for decode token counts, separate calls for prefill counts and for a mix of types.
+TEST_P(MatmulVsReference, SharedInputEqualsSeparateCalls) {
+  const GgmlType t = GetParam();
+  const int64_t cols = ggmlTraits(t).blockSize == 256 ? 512 : 96;
+  ThreadPool pool(2);
+  std::vector<Weights> ws;
+  for (int64_t rows : {7, 33, 16}) ws.push_back(makeWeights(t, rows, cols, static_cast<uint32_t>(rows)));
+  ws.push_back(makeWeights(t == GgmlType::kF32 ? GgmlType::kQ8_0 : GgmlType::kF32, 5, cols, 50));
+  for (size_t n : {size_t{3}, ws.size()}) {  // one type; then with a matrix of another type
+    for (int64_t nTok : {1, 3, 8, 17}) {
+      const auto x = makeActs(nTok, cols, false, static_cast<uint32_t>(nTok));
+      std::vector<MatrixView> views;
+      std::vector<std::vector<float>> sep, shared;
+      std::vector<float*> outs;
+      for (size_t i = 0; i < n; ++i) {
+        views.push_back(ws[i].view());
+        sep.emplace_back(static_cast<size_t>(nTok * ws[i].rows));
+        shared.emplace_back(static_cast<size_t>(nTok * ws[i].rows), std::nanf(""));
+        matmul(views[i], x.data(), nTok, sep[i].data(), pool);
+      }
+      for (auto& o : shared) outs.push_back(o.data());
+      matmulShared(views, x.data(), nTok, outs, pool);
+      for (size_t i = 0; i < n; ++i)
+        ASSERT_EQ(std::memcmp(sep[i].data(), shared[i].data(), sep[i].size() * sizeof(float)), 0)
+            << "matrix " << i << " of " << n << ", nTok " << nTok;
+    }
   }
 }
 
