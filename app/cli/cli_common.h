@@ -28,15 +28,13 @@ size_t residentBytes();
 size_t peakResidentBytes();
 
 // --kv-type: the names it accepts, its help text, and the type a (checked) name stands for.
-inline const std::vector<std::string> kKvTypeNames = {"f16", "f32", "q8_0"};
+inline const std::vector<std::string> kKvTypeNames = {kvTypeName(KvType::kF16), kvTypeName(KvType::kF32),
+                                                      kvTypeName(KvType::kQ8_0)};
 inline constexpr const char* kKvTypeHelp =
     "KV cache type: f16|f32|q8_0 (q8_0 reads half of f16's bytes per cached position, for decode "
     "at depth; needs a head size that is a multiple of 32, else f16)";
-inline KvType kvTypeFromName(const std::string& name) {
-  return name == "f32" ? KvType::kF32 : name == "q8_0" ? KvType::kQ8_0 : KvType::kF16;
-}
-inline const char* kvTypeName(KvType t) {
-  return t == KvType::kF32 ? "f32" : t == KvType::kQ8_0 ? "q8_0" : "f16";
+inline KvType kvTypeOption(const std::string& name) {
+  return kvTypeFromName(name).value_or(KvType::kF16);
 }
 
 // Reads a whole file; errors name the path.

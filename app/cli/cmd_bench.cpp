@@ -72,7 +72,7 @@ void registerBench(CLI::App& app, RunFn& run) {
       so.nThreads = o->threads;
       so.nCtx = std::max(1, o->depth + std::max(o->promptLen, o->gen) + 1);
       so.nBatch = o->batch;
-      so.kvType = kvTypeFromName(o->kv);
+      so.kvType = kvTypeOption(o->kv);
       Session session(model, so);
       const int nVocab = model.config().nVocab;
       std::vector<int32_t> prompt(static_cast<size_t>(o->promptLen));

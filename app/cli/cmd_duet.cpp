@@ -111,7 +111,7 @@ void registerSolve(CLI::App& app, RunFn& run) {
       req.keepTokens = false;
       LocalModelOptions lo;
       lo.nThreads = o->threads;
-      lo.kvType = kvTypeFromName(o->kv);
+      lo.kvType = kvTypeOption(o->kv);
       ModelCache models(lo);
       Solver solver(*e, models);
       std::signal(SIGINT, onSignal);
@@ -237,7 +237,7 @@ void registerEval(CLI::App& app, RunFn& run) {
       if (!store) return fail(store.error());
       LocalModelOptions lo;
       lo.nThreads = o->threads;
-      lo.kvType = kvTypeFromName(o->kv);
+      lo.kvType = kvTypeOption(o->kv);
       ModelCache models(lo);
       Evaluator ev(**store, models);
       std::signal(SIGINT, onSignal);

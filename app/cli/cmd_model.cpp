@@ -212,7 +212,7 @@ void registerGenerate(CLI::App& app, RunFn& run) {
       SessionOptions so;
       so.nThreads = o->threads;
       so.nCtx = o->ctx;
-      so.kvType = kvTypeFromName(o->kv);
+      so.kvType = kvTypeOption(o->kv);
       Session session(model, so);
       GenerateParams gp;
       gp.maxTokens = o->maxTokens;

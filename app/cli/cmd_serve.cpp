@@ -71,7 +71,7 @@ void registerServeCmd(CLI::App& app, RunFn& run) {
       SignalWait signals;  // before any thread starts, so they all inherit the mask
       LocalModelOptions lo;
       lo.nThreads = o->threads;
-      lo.kvType = kvTypeFromName(o->kv);
+      lo.kvType = kvTypeOption(o->kv);
       auto m = LocalModel::load(o->model, lo);
       if (!m) return fail(m.error());
       remote::ServerOptions so;

@@ -40,11 +40,9 @@ int main(int argc, char** argv) {
   p.addOptions({exp, db, shot, scene, size, kv});
   p.process(app);
   duet::LocalModelOptions models;
-  if (p.value(kv) == "f32") {
-    models.kvType = duet::KvType::kF32;
-  } else if (p.value(kv) == "q8_0") {
-    models.kvType = duet::KvType::kQ8_0;
-  } else if (p.value(kv) != "f16") {
+  if (const auto t = duet::kvTypeFromName(p.value(kv).toStdString())) {
+    models.kvType = *t;
+  } else {
     std::fprintf(stderr, "duet-workbench: --kv-type must be f16, f32 or q8_0\n");
     return 2;
   }

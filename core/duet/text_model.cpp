@@ -71,7 +71,7 @@ Result<std::unique_ptr<LocalModel>> LocalModel::load(const std::string& path, co
   // Only a cache other than the default F16 is named, so identities recorded before the choice
   // existed still compare equal.
   if (const KvType used = Session::usableKvType(c, o.kvType); used != KvType::kF16)
-    id["kv_cache"] = used == KvType::kF32 ? "f32" : "q8_0";
+    id["kv_cache"] = kvTypeName(used);
   lm->m_identity = id.dump();
   return lm;
 }

@@ -286,6 +286,17 @@ void matmulFloat(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
 
 // ---- quantized weights ----------------------------------------------------------------------
 
+// The caller's activation buffers, grown for nTok rows of cols codes (quantizeActs' output).
+ActScratch& actsFor(int64_t nTok, int64_t cols) {
+  ActScratch& a = actScratch();
+  const int64_t nb = cols / 32;
+  grow(a.qs, static_cast<size_t>(nTok * cols));
+  grow(a.da, static_cast<size_t>(nTok * nb));
+  grow(a.ds32, static_cast<size_t>(nTok * nb));
+  grow(a.ds16, static_cast<size_t>(nTok * nb * 2));
+  return a;
+}
+
 void quantizeActs(const float* x, int64_t cols, int64_t t0, int64_t t1, ActScratch& a) {
   const int64_t nb = cols / 32;
   for (int64_t t = t0; t < t1; ++t)
@@ -300,11 +311,7 @@ void quantDecode(std::span<const MatrixView> ws, const float* x, int64_t nTok, s
                  ThreadPool& pool) {
   const GgmlType type = ws[0].type;
   const int64_t cols = ws[0].cols, nb = cols / 32, total = sharedRows(ws);
-  ActScratch& a = actScratch();
-  grow(a.qs, static_cast<size_t>(nTok * cols));
-  grow(a.da, static_cast<size_t>(nTok * nb));
-  grow(a.ds32, static_cast<size_t>(nTok * nb));
-  grow(a.ds16, static_cast<size_t>(nTok * nb * 2));
+  ActScratch& a = actsFor(nTok, cols);
   int32_t* init = grow(a.init, static_cast<size_t>(nTok * cols / 4));
   int8_t* qsQuad = grow(a.tqs, static_cast<size_t>(nTok * cols));
   int32_t* initQuad = grow(a.initQuad, static_cast<size_t>(nTok * cols / 8));
@@ -338,11 +345,10 @@ void matmulQuant(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
 #if defined(DUET_AMX)
   if (nTok >= kAmxQuantMinTok && amxUsable()) return matmulAmx(w, x, nTok, y, pool);
 #endif
-  ActScratch& a = actScratch();
-  grow(a.qs, static_cast<size_t>(nTok * cols));
-  grow(a.da, static_cast<size_t>(nTok * nb));
-  grow(a.ds32, static_cast<size_t>(nTok * nb));
-  grow(a.ds16, static_cast<size_t>(nTok * nb * 2));
+#if defined(DUET_AVX512VNNI)
+  if (nTok < kQuantPrefillMinTok) return quantDecode({&w, 1}, x, nTok, {&y, 1}, pool);
+#endif
+  ActScratch& a = actsFor(nTok, cols);
 
 #if defined(DUET_AVX512VNNI)
   if (nTok >= kQuantPrefillMinTok) {
@@ -398,7 +404,6 @@ void matmulQuant(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
     });
     return;
   }
-  if (nTok < kQuantPrefillMinTok) return quantDecode({&w, 1}, x, nTok, {&y, 1}, pool);
 #endif
   if (nTok == 1) {
     quantizeActs(x, cols, 0, 1, a);

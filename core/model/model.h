@@ -10,8 +10,10 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/kernels/matmul.h"
@@ -76,6 +78,9 @@ class Model {
 // llama.cpp's --cache-type-k/v q8_0) reads half the bytes of F16 per cached position, which is
 // what decode at depth spends its time on; it rounds each cached K/V element to 8 bits.
 enum class KvType { kF32, kF16, kQ8_0 };
+// "f32", "f16", "q8_0": the names of the command-line options and of a run's model identity.
+const char* kvTypeName(KvType t);
+std::optional<KvType> kvTypeFromName(std::string_view name);
 
 struct SessionOptions {
   int nCtx = 4096;        // KV cache length; clamped to [1, model context if set]

@@ -13,6 +13,16 @@ namespace duet {
 
 using kernels::MatrixView;
 
+const char* kvTypeName(KvType t) {
+  return t == KvType::kF32 ? "f32" : t == KvType::kQ8_0 ? "q8_0" : "f16";
+}
+
+std::optional<KvType> kvTypeFromName(std::string_view name) {
+  for (KvType t : {KvType::kF32, KvType::kF16, KvType::kQ8_0})
+    if (name == kvTypeName(t)) return t;
+  return std::nullopt;
+}
+
 namespace {
 GgmlType kvGgmlType(KvType t) {
   return t == KvType::kF32 ? GgmlType::kF32 : t == KvType::kQ8_0 ? GgmlType::kQ8_0 : GgmlType::kF16;

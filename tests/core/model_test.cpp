@@ -198,6 +198,9 @@ TEST(ModelTest, LongSequenceMatchesReferenceAcrossAttentionTiles) {
 
 // A Q8_0 cache takes 34 bytes per 32 elements; a head size that is not a multiple of 32 keeps F16.
 TEST(ModelTest, Q8CacheSizeAndFallback) {
+  for (KvType t : {KvType::kF32, KvType::kF16, KvType::kQ8_0}) EXPECT_EQ(kvTypeFromName(kvTypeName(t)), t);
+  EXPECT_EQ(std::string(kvTypeName(KvType::kQ8_0)), "q8_0");
+  EXPECT_FALSE(kvTypeFromName("q4_0").has_value());
   for (int nEmbd : {256, 192}) {  // head size 64, then 48
     const std::string path = tempPath("q8kv.gguf");
     SynthSpec spec = smallSpec(Arch::kQwen2, GgmlType::kF32);
