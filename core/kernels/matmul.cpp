@@ -27,6 +27,7 @@ using namespace detail;
 // Below this many tokens the decode path runs (one row dot per token); from here on the
 // lane-per-token tiles win even with half-empty lanes (they need AVX-512 VNNI).
 constexpr int64_t kQuantPrefillMinTok = 6;
+constexpr int64_t kDecodeRowBlock = 16;  // decode: rows per row-dot call, each token over them
 constexpr int64_t kFloatPrefillMinTok = 6;
 // Weight rows per prefill tile: 6 rows x 2 token vectors load 8 vectors per 12 dpbusd (4 x 2:
 // 6 per 8); kernels_bench 4864 x 896 x 128 tokens, 1 thread, best of 9: Q8_0 340 -> 355 GOP/s.
@@ -109,12 +110,15 @@ const float* f32Rows(const MatrixView& w, int64_t r0, int64_t n, bool inPlace, f
 
 // ---- decode: row dots over one or several matrices that read the same x ---------------------
 
-// Calls fn(i, r) for the rows [g0, g1) of the matrices ws laid end to end (matrix i, row r).
+// Calls fn(i, r0, r1) for each matrix i that has rows [r0, r1) among the rows [g0, g1) of the
+// matrices laid end to end.
 template <class Fn>
-void forSharedRows(std::span<const MatrixView> ws, int64_t g0, int64_t g1, Fn&& fn) {
+void forSharedRanges(std::span<const MatrixView> ws, int64_t g0, int64_t g1, Fn&& fn) {
   int64_t base = 0;
-  for (size_t i = 0; i < ws.size(); base += ws[i].rows, ++i)
-    for (int64_t r = std::max<int64_t>(0, g0 - base); r < std::min(ws[i].rows, g1 - base); ++r) fn(i, r);
+  for (size_t i = 0; i < ws.size(); base += ws[i].rows, ++i) {
+    const int64_t r0 = std::max<int64_t>(0, g0 - base), r1 = std::min(ws[i].rows, g1 - base);
+    if (r0 < r1) fn(i, r0, r1);
+  }
 }
 
 int64_t sharedRows(std::span<const MatrixView> ws) {
@@ -130,10 +134,13 @@ void floatDecode(std::span<const MatrixView> ws, const float* x, int64_t nTok, s
   pool.run([&](int ith, int nth) {
     int64_t g0, g1;
     ThreadPool::split(total, ith, nth, g0, g1);
-    forSharedRows(ws, g0, g1, [&](size_t i, int64_t r) {
+    forSharedRanges(ws, g0, g1, [&](size_t i, int64_t r0, int64_t r1) {
       const MatrixView& w = ws[i];
-      for (int64_t t = 0; t < nTok; ++t)
-        ys[i][t * w.rows + r] = dotFloatRow(w.type, rowPtr(w, r), x + t * cols, cols);
+      for (int64_t b = r0; b < r1; b += kDecodeRowBlock) {
+        const int64_t n = std::min(kDecodeRowBlock, r1 - b);
+        for (int64_t t = 0; t < nTok; ++t)
+          dotFloatRows(w.type, rowPtr(w, b), w.rowBytes, n, x + t * cols, cols, ys[i] + t * w.rows + b);
+      }
     });
   });
 }
@@ -323,15 +330,19 @@ void quantDecode(std::span<const MatrixView> ws, const float* x, int64_t nTok, s
   pool.run([&](int ith, int nth) {
     int64_t g0, g1;
     ThreadPool::split(total, ith, nth, g0, g1);
-    // One row at a time: the kernels can take two rows (shared activation loads), but two
-    // concurrent row streams measured 2-3x slower from DRAM on the target machine.
-    forSharedRows(ws, g0, g1, [&](size_t i, int64_t r) {
-      const void* rp[1] = {rowPtr(ws[i], r)};
-      for (int64_t t = 0; t < nTok; ++t) {
-        const DecodeAct act{a.qs.data() + t * cols,     a.da.data() + t * nb, a.ds32.data() + t * nb,
-                            a.ds16.data() + t * 2 * nb, init + t * cols / 4,  qsQuad + t * cols,
-                            initQuad + t * cols / 8};
-        dotRowsDecode(type, rp, 1, cols, act, ys[i] + t * ws[i].rows + r);
+    // Blocks of kDecodeRowBlock rows: with several tokens, a block stays in L1 while each token
+    // passes over it (one row stream per thread: two interleaved streams measured 2-3x slower
+    // from DRAM on the target machine).
+    forSharedRanges(ws, g0, g1, [&](size_t i, int64_t r0, int64_t r1) {
+      const MatrixView& w = ws[i];
+      for (int64_t b = r0; b < r1; b += kDecodeRowBlock) {
+        const int64_t n = std::min(kDecodeRowBlock, r1 - b);
+        for (int64_t t = 0; t < nTok; ++t) {
+          const DecodeAct act{a.qs.data() + t * cols,     a.da.data() + t * nb, a.ds32.data() + t * nb,
+                              a.ds16.data() + t * 2 * nb, init + t * cols / 4,  qsQuad + t * cols,
+                              initQuad + t * cols / 8};
+          dotRowsDecode(type, rowPtr(w, b), w.rowBytes, n, cols, act, ys[i] + t * w.rows + b);
+        }
       }
     });
   });

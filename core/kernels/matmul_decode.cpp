@@ -8,6 +8,7 @@
 #if defined(DUET_AVX512VNNI)
 #include <immintrin.h>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstring>
@@ -15,6 +16,7 @@
 
 #include "core/kernels/block_codes.h"
 #include "core/kernels/blocks.h"
+#include "core/kernels/reduce16.h"
 
 namespace duet::kernels::detail {
 namespace {
@@ -43,15 +45,15 @@ inline __m512i codes2(const B* b, bool one) {
 template <class B>
 constexpr bool kHasMin = std::is_same_v<B, BlockQ4_1> || std::is_same_v<B, BlockQ5_1>;
 
-// NR rows at once share the activation loads (matmul() currently uses NR = 1; see there).
-// Adds to out[r] the dot over blocks [first, cols / 32).
-template <class B, int NR>
-void dot32(const void* const* rows, int64_t cols, const DecodeAct& a, float* out, int64_t first = 0) {
+// The row kernels below return a vector whose lane sum is the row's dot product; dotRowsBy16
+// (reduce16.h) sums 16 rows' vectors at once.
+// Blocks [first, cols / 32) of one row, two blocks per dpbusd.
+template <class B>
+__m512 dot32(const void* row, int64_t cols, const DecodeAct& a, int64_t first = 0) {
   const int64_t nb = cols / 32;
   const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-  __m512 acc[NR][2];
-  __m128 accMin[NR];
-  for (int r = 0; r < NR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps(), accMin[r] = _mm_setzero_ps();
+  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  __m128 accMin = _mm_setzero_ps();
   auto step = [&](int64_t i, bool one, int u) {
     const __mmask64 km = one ? 0xFFFFFFFFull : ~0ull;
     const __m512i av = _mm512_maskz_loadu_epi8(km, a.qs + 32 * i);
@@ -60,29 +62,21 @@ void dot32(const void* const* rows, int64_t cols, const DecodeAct& a, float* out
                          : one      ? _mm512_maskz_loadu_epi32(0x00FF, a.init + 8 * i)
                                     : _mm512_loadu_si512(a.init + 8 * i);
     const __m128 da2 = one ? _mm_load_ss(a.da + i) : load2f(a.da + i);
-    for (int r = 0; r < NR; ++r) {
-      const B* b = static_cast<const B*>(rows[r]) + i;
-      const __m512i s = _mm512_dpbusd_epi32(init, codes2<B>(b, one), av);
-      const __m128 dd = _mm_mul_ps(twoHalves(b[0].d, one ? 0 : b[1].d), da2);
-      if constexpr (kHasMin<B>) {
-        const __m128 ds2 = one ? _mm_load_ss(a.ds32 + i) : load2f(a.ds32 + i);
-        accMin[r] = _mm_fmadd_ps(twoHalves(b[0].m, one ? 0 : b[1].m), ds2, accMin[r]);
-      }
-      acc[r][u] =
-          _mm512_fmadd_ps(toFloat(s), _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(dd)), acc[r][u]);
+    const B* b = static_cast<const B*>(row) + i;
+    const __m512i s = _mm512_dpbusd_epi32(init, codes2<B>(b, one), av);
+    const __m128 dd = _mm_mul_ps(twoHalves(b[0].d, one ? 0 : b[1].d), da2);
+    if constexpr (kHasMin<B>) {
+      const __m128 ds2 = one ? _mm_load_ss(a.ds32 + i) : load2f(a.ds32 + i);
+      accMin = _mm_fmadd_ps(twoHalves(b[0].m, one ? 0 : b[1].m), ds2, accMin);
     }
+    acc[u] = _mm512_fmadd_ps(toFloat(s), _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(dd)), acc[u]);
   };
   int64_t i = first;
   for (; i + 4 <= nb; i += 4) step(i, false, 0), step(i + 2, false, 1);
   for (; i + 2 <= nb; i += 2) step(i, false, 0);
   if (i < nb) step(i, true, 1);
-  for (int r = 0; r < NR; ++r) {
-    out[r] += _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]));
-    if constexpr (kHasMin<B>) {
-      const __m128 m2 = _mm_add_ps(accMin[r], _mm_movehl_ps(accMin[r], accMin[r]));
-      out[r] += _mm_cvtss_f32(m2) + _mm_cvtss_f32(_mm_shuffle_ps(m2, m2, 1));
-    }
-  }
+  const __m512 sum = _mm512_add_ps(acc[0], acc[1]);
+  return kHasMin<B> ? _mm512_add_ps(sum, _mm512_zextps128_ps512(accMin)) : sum;
 }
 
 // Nibble types, four blocks (128 codes) per step: the 16 qs bytes of each block are gathered with
@@ -150,8 +144,8 @@ constexpr int kPrefetchL2Q5 = 4096;
 constexpr int kPrefetchL2Q8 = 4096;
 constexpr int kPrefetchL2K = 8192;
 
-template <class B, int NR>
-void dotQuad(const void* const* rows, int64_t cols, const DecodeAct& a, float* out) {
+template <class B>
+__m512 dotQuad(const void* row, int64_t cols, const DecodeAct& a) {
   using L = QuadLayout<B>;
   constexpr int kAhead = L::kHigh ? kPrefetchQ5 : kPrefetchQ4;
   constexpr int kFar = L::kHigh ? kPrefetchL2Q5 : kPrefetchL2Q4;
@@ -160,53 +154,44 @@ void dotQuad(const void* const* rows, int64_t cols, const DecodeAct& a, float* o
   const __m512i m4 = _mm512_set1_epi8(15);
   const __m512i idx4 = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
   const __mmask64 tailMask = (~0ull) >> (128 - 4 * L::kSize);  // bytes 64.. of the 4 blocks
-  __m512 acc[NR];
-  __m128 accMin[NR];
-  for (int r = 0; r < NR; ++r) acc[r] = _mm512_setzero_ps(), accMin[r] = _mm_setzero_ps();
+  __m512 acc = _mm512_setzero_ps();
+  __m128 accMin = _mm_setzero_ps();
   for (int64_t q = 0; q < nq; ++q) {
     const __m512i aLo = _mm512_loadu_si512(a.qsQuad + 128 * q),
                   aHi = _mm512_loadu_si512(a.qsQuad + 128 * q + 64);
     const __m512i init = L::kMin ? _mm512_setzero_si512() : _mm512_loadu_si512(a.initQuad + 16 * q);
     const __m128 da4 = _mm_loadu_ps(a.da + 4 * q);
-    for (int r = 0; r < NR; ++r) {
-      const uint8_t* p = static_cast<const uint8_t*>(rows[r]) + 4 * L::kSize * q;
-      prefetchLines<2>(reinterpret_cast<const char*>(p) + kAhead);
-      prefetchL2<2>(reinterpret_cast<const char*>(p) + kFar);
-      const __m512i w0 = _mm512_loadu_si512(p);
-      const __m512i w1 = _mm512_maskz_loadu_epi8(tailMask, p + 64);  // never reads past block 3
-      const __m512i qs = _mm512_permutex2var_epi8(w0, qsIdx, w1);
-      const __m512i words = _mm512_permutex2var_epi16(w0, wIdx, w1);
-      __m512i lo = _mm512_and_si512(qs, m4), hi = _mm512_and_si512(_mm512_srli_epi16(qs, 4), m4);
-      if constexpr (L::kHigh) {
-        const __m128i qh = _mm512_extracti32x4_epi32(words, 1);
-        const __mmask64 kLo = _cvtu64_mask64(static_cast<uint64_t>(_mm_cvtsi128_si64(qh)));
-        const __mmask64 kHi = _cvtu64_mask64(static_cast<uint64_t>(_mm_extract_epi64(qh, 1)));
-        lo = _mm512_mask_add_epi8(lo, kLo, lo, _mm512_set1_epi8(16));
-        hi = _mm512_mask_add_epi8(hi, kHi, hi, _mm512_set1_epi8(16));
-      }
-      const __m512i sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init, lo, aLo), hi, aHi);
-      const __m256 dm = _mm256_cvtph_ps(_mm512_castsi512_si128(words));  // [d0..d3, m0..m3]
-      const __m128 dd = _mm_mul_ps(_mm256_castps256_ps128(dm), da4);
-      acc[r] = _mm512_fmadd_ps(toFloat(sum), _mm512_permutexvar_ps(idx4, _mm512_castps128_ps512(dd)), acc[r]);
-      if constexpr (L::kMin)
-        accMin[r] = _mm_fmadd_ps(_mm256_extractf128_ps(dm, 1), _mm_loadu_ps(a.ds32 + 4 * q), accMin[r]);
+    const uint8_t* p = static_cast<const uint8_t*>(row) + 4 * L::kSize * q;
+    prefetchLines<2>(reinterpret_cast<const char*>(p) + kAhead);
+    prefetchL2<2>(reinterpret_cast<const char*>(p) + kFar);
+    const __m512i w0 = _mm512_loadu_si512(p);
+    const __m512i w1 = _mm512_maskz_loadu_epi8(tailMask, p + 64);  // never reads past block 3
+    const __m512i qs = _mm512_permutex2var_epi8(w0, qsIdx, w1);
+    const __m512i words = _mm512_permutex2var_epi16(w0, wIdx, w1);
+    __m512i lo = _mm512_and_si512(qs, m4), hi = _mm512_and_si512(_mm512_srli_epi16(qs, 4), m4);
+    if constexpr (L::kHigh) {
+      const __m128i qh = _mm512_extracti32x4_epi32(words, 1);
+      const __mmask64 kLo = _cvtu64_mask64(static_cast<uint64_t>(_mm_cvtsi128_si64(qh)));
+      const __mmask64 kHi = _cvtu64_mask64(static_cast<uint64_t>(_mm_extract_epi64(qh, 1)));
+      lo = _mm512_mask_add_epi8(lo, kLo, lo, _mm512_set1_epi8(16));
+      hi = _mm512_mask_add_epi8(hi, kHi, hi, _mm512_set1_epi8(16));
     }
+    const __m512i sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init, lo, aLo), hi, aHi);
+    const __m256 dm = _mm256_cvtph_ps(_mm512_castsi512_si128(words));  // [d0..d3, m0..m3]
+    const __m128 dd = _mm_mul_ps(_mm256_castps256_ps128(dm), da4);
+    acc = _mm512_fmadd_ps(toFloat(sum), _mm512_permutexvar_ps(idx4, _mm512_castps128_ps512(dd)), acc);
+    if constexpr (L::kMin)
+      accMin = _mm_fmadd_ps(_mm256_extractf128_ps(dm, 1), _mm_loadu_ps(a.ds32 + 4 * q), accMin);
   }
-  for (int r = 0; r < NR; ++r) {
-    out[r] = _mm512_reduce_add_ps(acc[r]);
-    if constexpr (L::kMin) {
-      const __m128 m2 = _mm_add_ps(accMin[r], _mm_movehl_ps(accMin[r], accMin[r]));
-      out[r] += _mm_cvtss_f32(_mm_add_ss(m2, _mm_shuffle_ps(m2, m2, 1)));
-    }
-  }
-  if (4 * nq < cols / 32) dot32<B, NR>(rows, cols, a, out, 4 * nq);  // 1..3 leftover blocks
+  if constexpr (L::kMin) acc = _mm512_add_ps(acc, _mm512_zextps128_ps512(accMin));
+  if (4 * nq < cols / 32) acc = _mm512_add_ps(acc, dot32<B>(row, cols, a, 4 * nq));  // 1..3 leftover blocks
+  return acc;
 }
 #endif
 
 // Q8_0, four blocks per step: the four half scales come from one word permute over the
 // 128-byte window (d of block b at byte 34 b), instead of four scalar loads.
-template <int NR>
-void dotQ8Quad(const void* const* rows, int64_t cols, const DecodeAct& a, float* out) {
+__m512 dotQ8Quad(const void* row, int64_t cols, const DecodeAct& a) {
   const int64_t nq = cols / 128;
   const __m512i wIdx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                                         0, 0, 0, 0, 0, 51, 34, 17, 0);
@@ -214,33 +199,31 @@ void dotQ8Quad(const void* const* rows, int64_t cols, const DecodeAct& a, float*
   const __m512i idx23 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   const __mmask64 tailMask = (1ull << 40) - 1;  // bytes 64..103: up to the last d
-  __m512 acc[NR][2];
-  for (int r = 0; r < NR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
   for (int64_t q = 0; q < nq; ++q) {
     const __m512i a01 = _mm512_loadu_si512(a.qs + 128 * q), a23 = _mm512_loadu_si512(a.qs + 128 * q + 64);
     const __m512i i01 = _mm512_loadu_si512(a.init + 32 * q), i23 = _mm512_loadu_si512(a.init + 32 * q + 16);
     const __m128 da4 = _mm_loadu_ps(a.da + 4 * q);
-    for (int r = 0; r < NR; ++r) {
-      const auto* b = static_cast<const BlockQ8_0*>(rows[r]) + 4 * q;
-      const auto* p = reinterpret_cast<const uint8_t*>(b);
-      prefetchLines<2>(reinterpret_cast<const char*>(p) + kPrefetchQ8);
-      prefetchL2<2>(reinterpret_cast<const char*>(p) + kPrefetchL2Q8);
-      auto pair = [&](int k) {
-        const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].qs));
-        const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k + 1].qs));
-        return _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(x0), x1, 1), flip);
-      };
-      const __m512i words =
-          _mm512_permutex2var_epi16(_mm512_loadu_si512(p), wIdx, _mm512_maskz_loadu_epi8(tailMask, p + 64));
-      const __m512 dd = _mm512_castps128_ps512(_mm_mul_ps(_mm_cvtph_ps(_mm512_castsi512_si128(words)), da4));
-      const __m512i s01 = _mm512_dpbusd_epi32(i01, pair(0), a01);
-      const __m512i s23 = _mm512_dpbusd_epi32(i23, pair(2), a23);
-      acc[r][0] = _mm512_fmadd_ps(toFloat(s01), _mm512_permutexvar_ps(idx01, dd), acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(toFloat(s23), _mm512_permutexvar_ps(idx23, dd), acc[r][1]);
-    }
+    const auto* b = static_cast<const BlockQ8_0*>(row) + 4 * q;
+    const auto* p = reinterpret_cast<const uint8_t*>(b);
+    prefetchLines<2>(reinterpret_cast<const char*>(p) + kPrefetchQ8);
+    prefetchL2<2>(reinterpret_cast<const char*>(p) + kPrefetchL2Q8);
+    auto pair = [&](int k) {
+      const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].qs));
+      const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k + 1].qs));
+      return _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(x0), x1, 1), flip);
+    };
+    const __m512i words =
+        _mm512_permutex2var_epi16(_mm512_loadu_si512(p), wIdx, _mm512_maskz_loadu_epi8(tailMask, p + 64));
+    const __m512 dd = _mm512_castps128_ps512(_mm_mul_ps(_mm_cvtph_ps(_mm512_castsi512_si128(words)), da4));
+    const __m512i s01 = _mm512_dpbusd_epi32(i01, pair(0), a01);
+    const __m512i s23 = _mm512_dpbusd_epi32(i23, pair(2), a23);
+    acc[0] = _mm512_fmadd_ps(toFloat(s01), _mm512_permutexvar_ps(idx01, dd), acc[0]);
+    acc[1] = _mm512_fmadd_ps(toFloat(s23), _mm512_permutexvar_ps(idx23, dd), acc[1]);
   }
-  for (int r = 0; r < NR; ++r) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]));
-  if (4 * nq < cols / 32) dot32<BlockQ8_0, NR>(rows, cols, a, out, 4 * nq);  // 1..3 leftover blocks
+  __m512 sum = _mm512_add_ps(acc[0], acc[1]);
+  if (4 * nq < cols / 32) sum = _mm512_add_ps(sum, dot32<BlockQ8_0>(row, cols, a, 4 * nq));  // 1..3 leftover
+  return sum;
 }
 
 // Q4_K / Q5_K: 16 floats [sc0..7, m0..7] of the super-block (6-bit values unpacked), all in
@@ -259,7 +242,7 @@ inline __m512 scalesMinsK(const uint8_t* s) {
 }
 
 template <class B, bool kHigh>
-float dotK45(const void* row, int64_t cols, const DecodeAct& a) {
+__m512 dotK45(const void* row, int64_t cols, const DecodeAct& a) {
   const B* b = static_cast<const B*>(row);
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), accMin = _mm512_setzero_ps();
   const __m512i m4 = _mm512_set1_epi8(15);
@@ -294,11 +277,10 @@ float dotK45(const void* row, int64_t cols, const DecodeAct& a) {
       acc = _mm512_fmadd_ps(toFloat(s), _mm512_permutexvar_ps(idx, prod), acc);
     }
   }
-  const float mins = _mm512_mask_reduce_add_ps(0xFF00, accMin);
-  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) - mins;
+  return _mm512_sub_ps(_mm512_add_ps(acc0, acc1), _mm512_maskz_mov_ps(0xFF00, accMin));
 }
 
-float dotQ6K(const void* row, int64_t cols, const DecodeAct& a) {
+__m512 dotQ6K(const void* row, int64_t cols, const DecodeAct& a) {
   const auto* b = static_cast<const BlockQ6_K*>(row);
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), accOff = _mm512_setzero_ps();
   const __m512i pairIdx = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
@@ -332,7 +314,7 @@ float dotQ6K(const void* row, int64_t cols, const DecodeAct& a) {
       acc1 = _mm512_fmadd_ps(toFloat(s1), _mm512_permutexvar_ps(i1, comb), acc1);
     }
   }
-  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) - 32.0f * _mm512_reduce_add_ps(accOff);
+  return _mm512_fmadd_ps(accOff, _mm512_set1_ps(-32.0f), _mm512_add_ps(acc0, acc1));
 }
 
 }  // namespace
@@ -357,63 +339,42 @@ void buildDecodeInit(GgmlType t, const int8_t* qs, int64_t cols, int32_t* init, 
   }
 }
 
-template <int NR>
-void dotRowsDecodeN(GgmlType t, const void* const* rows, int64_t cols, const DecodeAct& a, float* out) {
-  [[maybe_unused]] auto zero = [](float* o) {
-    for (int r = 0; r < NR; ++r) o[r] = 0.0f;
-  };
+void dotRowsDecode(GgmlType t, const void* first, size_t rowBytes, int64_t nRows, int64_t cols,
+                   const DecodeAct& a, float* out) {
+  const auto* p = static_cast<const uint8_t*>(first);
+  auto rows = [&](auto rowFn) { dotRowsBy16(p, rowBytes, nRows, out, rowFn); };
   switch (t) {
     case GgmlType::kQ8_0:
-      dotQ8Quad<NR>(rows, cols, a, out);
-      return;
+      return rows([&](const uint8_t* r) { return dotQ8Quad(r, cols, a); });
 #if defined(__AVX512VBMI__)  // the byte permute of dotQuad (Ice Lake, Zen 4 and later)
     case GgmlType::kQ4_0:
-      dotQuad<BlockQ4_0, NR>(rows, cols, a, out);
-      return;
+      return rows([&](const uint8_t* r) { return dotQuad<BlockQ4_0>(r, cols, a); });
     case GgmlType::kQ4_1:
-      dotQuad<BlockQ4_1, NR>(rows, cols, a, out);
-      return;
+      return rows([&](const uint8_t* r) { return dotQuad<BlockQ4_1>(r, cols, a); });
     case GgmlType::kQ5_0:
-      dotQuad<BlockQ5_0, NR>(rows, cols, a, out);
-      return;
+      return rows([&](const uint8_t* r) { return dotQuad<BlockQ5_0>(r, cols, a); });
     case GgmlType::kQ5_1:
-      dotQuad<BlockQ5_1, NR>(rows, cols, a, out);
-      return;
+      return rows([&](const uint8_t* r) { return dotQuad<BlockQ5_1>(r, cols, a); });
 #else
     case GgmlType::kQ4_0:
-      zero(out), dot32<BlockQ4_0, NR>(rows, cols, a, out);
-      return;
+      return rows([&](const uint8_t* r) { return dot32<BlockQ4_0>(r, cols, a); });
     case GgmlType::kQ4_1:
-      zero(out), dot32<BlockQ4_1, NR>(rows, cols, a, out);
-      return;
+      return rows([&](const uint8_t* r) { return dot32<BlockQ4_1>(r, cols, a); });
     case GgmlType::kQ5_0:
-      zero(out), dot32<BlockQ5_0, NR>(rows, cols, a, out);
-      return;
+      return rows([&](const uint8_t* r) { return dot32<BlockQ5_0>(r, cols, a); });
     case GgmlType::kQ5_1:
-      zero(out), dot32<BlockQ5_1, NR>(rows, cols, a, out);
-      return;
+      return rows([&](const uint8_t* r) { return dot32<BlockQ5_1>(r, cols, a); });
 #endif
     case GgmlType::kQ4_K:
-      for (int r = 0; r < NR; ++r) out[r] = dotK45<BlockQ4_K, false>(rows[r], cols, a);
-      return;
+      return rows([&](const uint8_t* r) { return dotK45<BlockQ4_K, false>(r, cols, a); });
     case GgmlType::kQ5_K:
-      for (int r = 0; r < NR; ++r) out[r] = dotK45<BlockQ5_K, true>(rows[r], cols, a);
-      return;
+      return rows([&](const uint8_t* r) { return dotK45<BlockQ5_K, true>(r, cols, a); });
     case GgmlType::kQ6_K:
-      for (int r = 0; r < NR; ++r) out[r] = dotQ6K(rows[r], cols, a);
-      return;
+      return rows([&](const uint8_t* r) { return dotQ6K(r, cols, a); });
     default:
-      for (int r = 0; r < NR; ++r) out[r] = 0.0f;
+      for (int64_t r = 0; r < nRows; ++r) out[r] = 0.0f;
       return;
   }
-}
-
-void dotRowsDecode(GgmlType t, const void* const* rows, int nRows, int64_t cols, const DecodeAct& a,
-                   float* out) {
-  if (nRows == 2)
-    dotRowsDecodeN<2>(t, rows, cols, a, out);
-  else
-    dotRowsDecodeN<1>(t, rows, cols, a, out);
 }
 
 }  // namespace duet::kernels::detail

@@ -7,6 +7,7 @@
 
 #include "core/kernels/matmul_internal.h"
 #include "core/kernels/quant.h"
+#include "core/kernels/reduce16.h"
 
 namespace duet::kernels::detail {
 namespace {
@@ -24,8 +25,9 @@ inline __m512 load16(const void* row, int64_t k, __mmask16 m) {
   }
 }
 
+// A vector whose lane sum is dot(row, x).
 template <GgmlType T>
-float dotT(const void* row, const float* x, int64_t cols) {
+__m512 dotVec(const void* row, const float* x, int64_t cols) {
   __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   const __mmask16 all = 0xFFFF;
   int64_t k = 0;
@@ -48,7 +50,18 @@ float dotT(const void* row, const float* x, int64_t cols) {
     const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
     acc[0] = _mm512_fmadd_ps(load16<T>(row, k, m), _mm512_maskz_loadu_ps(m, x + k), acc[0]);
   }
-  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+  return _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
+}
+
+template <GgmlType T>
+float dotT(const void* row, const float* x, int64_t cols) {
+  return _mm512_reduce_add_ps(dotVec<T>(row, x, cols));
+}
+
+template <GgmlType T>
+void dotRowsT(const uint8_t* first, size_t rowBytes, int64_t nRows, const float* x, int64_t cols,
+              float* out) {
+  dotRowsBy16(first, rowBytes, nRows, out, [&](const uint8_t* row) { return dotVec<T>(row, x, cols); });
 }
 #elif defined(DUET_AVX2)
 template <GgmlType T>
@@ -103,7 +116,31 @@ float dotT(const void* row, const float* x, int64_t cols) {
 }
 #endif
 
+#if !defined(DUET_AVX512VNNI)
+template <GgmlType T>
+void dotRowsT(const uint8_t* first, size_t rowBytes, int64_t nRows, const float* x, int64_t cols,
+              float* out) {
+  for (int64_t r = 0; r < nRows; ++r) out[r] = dotT<T>(first + static_cast<size_t>(r) * rowBytes, x, cols);
+}
+#endif
+
 }  // namespace
+
+void dotFloatRows(GgmlType t, const void* first, size_t rowBytes, int64_t nRows, const float* x, int64_t cols,
+                  float* out) {
+  const auto* p = static_cast<const uint8_t*>(first);
+  switch (t) {
+    case GgmlType::kF32:
+      return dotRowsT<GgmlType::kF32>(p, rowBytes, nRows, x, cols, out);
+    case GgmlType::kF16:
+      return dotRowsT<GgmlType::kF16>(p, rowBytes, nRows, x, cols, out);
+    case GgmlType::kBF16:
+      return dotRowsT<GgmlType::kBF16>(p, rowBytes, nRows, x, cols, out);
+    default:
+      for (int64_t r = 0; r < nRows; ++r) out[r] = 0.0f;
+      return;
+  }
+}
 
 float dotFloatRow(GgmlType t, const void* row, const float* x, int64_t cols) {
   switch (t) {

@@ -62,6 +62,9 @@ float dotUnpacked(const uint8_t* q, const float* ws, const float* offs, int grou
 
 // dot(row of `cols` elements of float type t, x).
 float dotFloatRow(GgmlType t, const void* row, const float* x, int64_t cols);
+// out[r] = dotFloatRow(t, first + r * rowBytes, x, cols) for r < nRows, the same bits.
+void dotFloatRows(GgmlType t, const void* first, size_t rowBytes, int64_t nRows, const float* x, int64_t cols,
+                  float* out);
 
 #if defined(DUET_AVX512VNNI)
 // ---- Decode (AVX-512 VNNI): fused per-type row dots, matmul_decode.cpp ----
@@ -83,9 +86,10 @@ int decodeInitOffset(GgmlType t);
 // Builds init / qsQuad / initQuad (see DecodeAct) for one token's codes qs.
 void buildDecodeInit(GgmlType t, const int8_t* qs, int64_t cols, int32_t* init, int8_t* qsQuad,
                      int32_t* initQuad);
-// out[i] = dot(rows[i], a) for nRows (1 or 2) rows of type t.
-void dotRowsDecode(GgmlType t, const void* const* rows, int nRows, int64_t cols, const DecodeAct& a,
-                   float* out);
+// out[r] = dot(row r, a) for the nRows rows of type t at first + r * rowBytes. Each row's result is
+// the same whichever rows it is called with (a thread's share of a matrix may start anywhere).
+void dotRowsDecode(GgmlType t, const void* first, size_t rowBytes, int64_t nRows, int64_t cols,
+                   const DecodeAct& a, float* out);
 
 // Float prefill: x for token vector v is xi[(v * cols + k) * 16 + lane] (zero past nTok).
 void interleaveFloat(const float* x, int64_t cols, int64_t nTok, int64_t v0, int64_t v1, float* xi);
