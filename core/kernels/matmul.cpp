@@ -33,7 +33,13 @@ constexpr int64_t kFloatPrefillMinTok = 6;
 // 6 per 8); kernels_bench 4864 x 896 x 128 tokens, 1 thread, best of 9: Q8_0 340 -> 355 GOP/s.
 constexpr int64_t kQuantRowTile = 6;
 constexpr int64_t kFloatRowTile = 6;
-constexpr int64_t kQuantPanelBytes = 512 << 10;  // unpacked weight codes per thread per panel
+// Unpacked weight codes per panel, the pool's unit of work in the prefill tiles: a thread that
+// finishes its part early takes over the other's remaining panels (ThreadPool::runBalanced).
+// With a fixed split the main thread waited for the worker in ~7.5% of a qwen2-0.5b Q4_0 pp512's
+// samples, now ~4.4% (perf -e cpu-clock; ~1.9% with 128 KB panels, but those ran the tiles
+// slower: four alternating pp512 rounds, median tok/s, 128 / 256 / 512 KB: Q4_0 635 / 674 / 673,
+// Q8_0 627 / 644 / 685; before balancing 662 and 633).
+constexpr int64_t kQuantPanelBytes = 512 << 10;
 constexpr int64_t kFloatTokVecBlock = 4;
 constexpr int64_t kFloatPanelTiles = 16;         // row tiles per storePanel in the float prefill
 constexpr int64_t kFloatPanelBytes = 256 << 10;  // widened F16 / BF16 rows per thread, Eigen path
@@ -259,30 +265,26 @@ void matmulFloat(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
       ThreadPool::split(nVec, ith, nth, v0, v1);
       interleaveFloat(x, cols, nTok, v0, v1, xi);
     });
-    pool.run([&](int ith, int nth) {
-      const int64_t nTiles = (rows + kFloatRowTile - 1) / kFloatRowTile;
-      int64_t t0, t1;
-      ThreadPool::split(nTiles, ith, nth, t0, t1);
-      WeightScratch& s = weightScratch();
-      float* wf = grow(s.wf, static_cast<size_t>(kFloatRowTile * cols));
-      // As many token vectors per pass as keep their activations within ~512 KB of L2.
-      const int64_t vecBlock = std::max<int64_t>(kFloatTokVecBlock, (512 << 10) / (cols * 64));
-      const int64_t ldp = kFloatPanelTiles * kFloatRowTile;
-      float* out = grow(s.out, static_cast<size_t>(ldp * std::min(nVec, vecBlock) * 16));
-      for (int64_t vb = 0; vb < nVec; vb += vecBlock) {
-        const int64_t vEnd = std::min(nVec, vb + vecBlock);
-        for (int64_t p0 = t0; p0 < t1; p0 += kFloatPanelTiles) {
-          const int64_t pEnd = std::min(t1, p0 + kFloatPanelTiles);
-          const int64_t rBeg = p0 * kFloatRowTile, rEnd = std::min(rows, pEnd * kFloatRowTile);
-          for (int64_t r0 = rBeg; r0 < rEnd; r0 += kFloatRowTile) {
-            const int64_t nr = std::min(kFloatRowTile, rEnd - r0);
-            floatPrefillTile(f32Rows(w, r0, nr, inPlace, wf), static_cast<int>(nr), xi, cols, vb, vEnd,
-                             out + (r0 - rBeg) * 16, ldp);
-          }
-          storePanel(out, ldp, rEnd - rBeg, vb, vEnd, nTok, y + rBeg, rows);
+    // As many token vectors per pass as keep their activations within ~512 KB of L2; panels of
+    // kFloatPanelTiles row tiles are the pool's pieces (runBalanced).
+    const int64_t nTiles = (rows + kFloatRowTile - 1) / kFloatRowTile;
+    const int64_t vecBlock = std::max<int64_t>(kFloatTokVecBlock, (512 << 10) / (cols * 64));
+    for (int64_t vb = 0; vb < nVec; vb += vecBlock) {
+      const int64_t vEnd = std::min(nVec, vb + vecBlock);
+      pool.runBalanced(nTiles, kFloatPanelTiles, [&](int64_t p0, int64_t pEnd) {
+        WeightScratch& s = weightScratch();
+        float* wf = grow(s.wf, static_cast<size_t>(kFloatRowTile * cols));
+        const int64_t ldp = kFloatPanelTiles * kFloatRowTile;
+        float* out = grow(s.out, static_cast<size_t>(ldp * (vEnd - vb) * 16));
+        const int64_t rBeg = p0 * kFloatRowTile, rEnd = std::min(rows, pEnd * kFloatRowTile);
+        for (int64_t r0 = rBeg; r0 < rEnd; r0 += kFloatRowTile) {
+          const int64_t nr = std::min(kFloatRowTile, rEnd - r0);
+          floatPrefillTile(f32Rows(w, r0, nr, inPlace, wf), static_cast<int>(nr), xi, cols, vb, vEnd,
+                           out + (r0 - rBeg) * 16, ldp);
         }
-      }
-    });
+        storePanel(out, ldp, rEnd - rBeg, vb, vEnd, nTok, y + rBeg, rows);
+      });
+    }
     return;
   }
 #else
@@ -379,38 +381,32 @@ void matmulQuant(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
       if (tinit) buildTileInit(tqs, cols, v0, v1, gs, codeOffset, tinit);
     });
     const ActTiles tiles{tqs, tda, tds32, tds16, tinit, cols, nVec};
-    pool.run([&](int ith, int nth) {
-      const int64_t nTiles = (rows + kQuantRowTile - 1) / kQuantRowTile;
-      int64_t t0, t1;
-      ThreadPool::split(nTiles, ith, nth, t0, t1);
-      // A panel of the thread's rows is unpacked once (L2), then each pair of token vectors
-      // (2 x 16 x cols codes: 28 KB at 896 columns) stays in L1 while every row tile of the
-      // panel passes over it. Token vectors outside and rows inside read ~4x fewer activation
-      // bytes from L2 than the other way round, which was the kernel's limit.
-      const int64_t panelTiles = std::max<int64_t>(1, kQuantPanelBytes / (kQuantRowTile * cols));
+    // A panel of rows is unpacked once (L2), then each pair of token vectors (2 x 16 x cols codes:
+    // 28 KB at 896 columns) stays in L1 while every row tile of the panel passes over it. Token
+    // vectors outside and rows inside read ~4x fewer activation bytes from L2 than the other way
+    // round, which was the kernel's limit. Panels are the pool's pieces (runBalanced).
+    const int64_t nTiles = (rows + kQuantRowTile - 1) / kQuantRowTile;
+    const int64_t pt = std::clamp<int64_t>(kQuantPanelBytes / (kQuantRowTile * cols), 1, nTiles);
+    pool.runBalanced(nTiles, pt, [&](int64_t p0, int64_t pEnd) {
       WeightScratch& s = weightScratch();
-      const int64_t pt = std::min(panelTiles, std::max<int64_t>(1, t1 - t0));
       uint8_t* q = grow(s.q, static_cast<size_t>(pt * kQuantRowTile * cols));
       float* ws = grow(s.ws, static_cast<size_t>(pt * kQuantRowTile * nG));
       float* offs = grow(s.offs, static_cast<size_t>(pt * kQuantRowTile * nG));
       const int64_t ldp = pt * kQuantRowTile;
       float* out = grow(s.out, static_cast<size_t>(ldp * 2 * 16));
-      for (int64_t p0 = t0; p0 < t1; p0 += pt) {
-        const int64_t pEnd = std::min(t1, p0 + pt);
-        const int64_t rBeg = p0 * kQuantRowTile, rEnd = std::min(rows, pEnd * kQuantRowTile);
-        for (int64_t r = rBeg; r < rEnd; ++r) {
-          const int64_t i = r - rBeg;
-          unpackRow(w.type, rowPtr(w, r), cols, q + i * cols, ws + i * nG, offs + i * nG);
+      const int64_t rBeg = p0 * kQuantRowTile, rEnd = std::min(rows, pEnd * kQuantRowTile);
+      for (int64_t r = rBeg; r < rEnd; ++r) {
+        const int64_t i = r - rBeg;
+        unpackRow(w.type, rowPtr(w, r), cols, q + i * cols, ws + i * nG, offs + i * nG);
+      }
+      for (int64_t v = 0; v < nVec; v += 2) {
+        const int64_t vEnd = std::min(nVec, v + 2);
+        for (int64_t r0 = rBeg; r0 < rEnd; r0 += kQuantRowTile) {
+          const int64_t i = r0 - rBeg, nr = std::min(kQuantRowTile, rEnd - r0);
+          prefillTile(q + i * cols, ws + i * nG, offs + i * nG, gs, static_cast<int>(nr), tiles, v, vEnd,
+                      out + i * 16, ldp);
         }
-        for (int64_t v = 0; v < nVec; v += 2) {
-          const int64_t vEnd = std::min(nVec, v + 2);
-          for (int64_t r0 = rBeg; r0 < rEnd; r0 += kQuantRowTile) {
-            const int64_t i = r0 - rBeg, nr = std::min(kQuantRowTile, rEnd - r0);
-            prefillTile(q + i * cols, ws + i * nG, offs + i * nG, gs, static_cast<int>(nr), tiles, v, vEnd,
-                        out + i * 16, ldp);
-          }
-          storePanel(out, ldp, rEnd - rBeg, v, vEnd, nTok, y + rBeg, rows);
-        }
+        storePanel(out, ldp, rEnd - rBeg, v, vEnd, nTok, y + rBeg, rows);
       }
     });
     return;

@@ -1,5 +1,6 @@
 #include "core/kernels/thread_pool.h"
 
+#include <algorithm>
 #include <chrono>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -22,6 +23,7 @@ constexpr auto kSpinTime = std::chrono::microseconds(300);
 ThreadPool::ThreadPool(int nThreads) {
   if (nThreads <= 0) nThreads = static_cast<int>(std::thread::hardware_concurrency());
   m_nThreads = nThreads > 0 ? nThreads : 1;
+  m_parts = std::make_unique<Part[]>(static_cast<size_t>(m_nThreads));
   m_workers.reserve(static_cast<size_t>(m_nThreads - 1));
   for (int i = 1; i < m_nThreads; ++i) m_workers.emplace_back([this, i] { workerLoop(i); });
 }
@@ -57,6 +59,29 @@ void ThreadPool::run(FunctionRef<void(int ith, int nth)> fn) {
     }
   }
   m_job = nullptr;
+}
+
+void ThreadPool::runBalanced(int64_t n, int64_t grain, FunctionRef<void(int64_t begin, int64_t end)> fn) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(1, grain);
+  if (m_nThreads == 1) {
+    for (int64_t b = 0; b < n; b += grain) fn(b, std::min(n, b + grain));
+    return;
+  }
+  for (int i = 0; i < m_nThreads; ++i) {
+    Part& p = m_parts[static_cast<size_t>(i)];
+    int64_t b, e;
+    split(n, i, m_nThreads, b, e);
+    p.next.store(b, std::memory_order_relaxed);
+    p.end = e;  // run() publishes both to the workers
+  }
+  run([&](int ith, int nth) {
+    for (int k = 0; k < nth; ++k) {
+      Part& p = m_parts[static_cast<size_t>((ith + k) % nth)];
+      for (int64_t b; (b = p.next.fetch_add(grain, std::memory_order_relaxed)) < p.end;)
+        fn(b, std::min(b + grain, p.end));
+    }
+  });
 }
 
 void ThreadPool::workerLoop(int ith) {

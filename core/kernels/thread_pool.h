@@ -8,6 +8,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -28,6 +29,13 @@ class ThreadPool {
   // Calls fn(ith, nth) once on each of the nth = size() threads and returns when all are done.
   void run(FunctionRef<void(int ith, int nth)> fn);
 
+  // Calls fn(begin, end) on pieces of at most `grain` that together cover [0, n) once each.
+  // Thread ith starts on part ith of split(n) and takes its pieces in order (its reads stay one
+  // forward stream); a thread that runs out then takes the pieces still left in the others' parts,
+  // so a thread slowed down (by the OS, another tenant, a late start) does not keep the rest waiting
+  // at the join. Which thread ran a piece must not change its result.
+  void runBalanced(int64_t n, int64_t grain, FunctionRef<void(int64_t begin, int64_t end)> fn);
+
   // Splits [0, n) into nth nearly equal contiguous parts; part ith is [begin, end).
   static void split(int64_t n, int ith, int nth, int64_t& begin, int64_t& end) {
     const int64_t q = n / nth, r = n % nth;
@@ -38,7 +46,14 @@ class ThreadPool {
  private:
   void workerLoop(int ith);
 
+  // runBalanced's parts: the next unclaimed index of each and its end, a cache line each.
+  struct alignas(64) Part {
+    std::atomic<int64_t> next{0};
+    int64_t end = 0;
+  };
+
   int m_nThreads = 1;
+  std::unique_ptr<Part[]> m_parts;
   std::vector<std::thread> m_workers;
   std::mutex m_mutex;
   std::condition_variable m_cv;

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -100,6 +103,51 @@ TEST(ThreadPool, DestroysCleanlyWithIdleAndSleepingWorkers) {
     if (i % 2) pool.run([](int, int) {});
   }
   SUCCEED();
+}
+
+// runBalanced: the pieces cover [0, n) exactly once, none longer than the grain, each inside one
+// thread's split() part and starting at part start + a multiple of the grain (so the pieces, and
+// results that depend on them, are the same in every run whichever thread takes them).
+TEST(ThreadPool, RunBalancedCoversEveryIndexOnceInFixedPieces) {
+  for (int nth : {1, 2, 3}) {
+    ThreadPool pool(nth);
+    for (int64_t n : {0, 1, 2, 5, 64, 1000}) {
+      for (int64_t grain : {1, 7, 64, 5000}) {
+        std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+        std::atomic<bool> bad{false};
+        pool.runBalanced(n, grain, [&](int64_t b, int64_t e) {
+          if (b >= e || e - b > grain) bad = true;
+          int part = 0;
+          int64_t pb = 0, pe = 0;
+          for (; part < nth; ++part) {
+            ThreadPool::split(n, part, nth, pb, pe);
+            if (b >= pb && b < pe) break;
+          }
+          if (part == nth || e > pe || (b - pb) % grain != 0) bad = true;
+          for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)].fetch_add(1);
+        });
+        ASSERT_FALSE(bad) << "nth " << nth << " n " << n << " grain " << grain;
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1)
+              << "nth " << nth << " n " << n << " grain " << grain;
+      }
+    }
+  }
+}
+
+// A thread held up in its part leaves the rest of that part to the others.
+TEST(ThreadPool, RunBalancedTakesOverTheRestOfASlowThreadsPart) {
+  ThreadPool pool(2);
+  std::mutex m;
+  std::set<std::thread::id> secondPart;  // threads that ran pieces of part 1, [50, 100)
+  pool.runBalanced(100, 1, [&](int64_t b, int64_t) {
+    if (b == 50) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (b >= 50) {
+      std::lock_guard<std::mutex> lock(m);
+      secondPart.insert(std::this_thread::get_id());
+    }
+  });
+  EXPECT_EQ(secondPart.size(), 2u);
 }
 
 }  // namespace
