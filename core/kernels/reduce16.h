@@ -1,7 +1,8 @@
-// Row dots finished 16 rows at a time (AVX-512): a decode kernel computes, per weight row, a
+// Horizontal reductions 16 at a time (AVX-512): a decode kernel computes, per weight row, a
 // vector whose lane sum is the row's dot product, and reduce16 sums 16 such vectors in one
 // transpose tree (46 operations) instead of a horizontal reduction per row (~8 dependent ones),
-// which had cost decode a fixed share of every short row.
+// which had cost decode a fixed share of every short row. The activation quantizer takes the
+// block maxima and code sums of 16 blocks the same way.
 #pragma once
 
 #if defined(__AVX512F__)
@@ -13,24 +14,29 @@
 
 namespace duet::kernels::detail {
 
-// Lane r of the result is the sum of v[r]'s lanes, added in _mm512_reduce_add_ps's order (lanes
-// j + j+8, then j + j+4, then (0 + 2) + (1 + 3)), so a row's result is the bits a per-row
-// reduction gives and does not depend on the rows beside it.
-inline __m512 reduce16(const __m512* v) {
+// Lane r of the result is op folded over v[r]'s lanes, in _mm512_reduce_add_ps's order (lanes
+// j and j+8, then j and j+4, then (0, 2) with (1, 3)), so with an add a row's result is the bits a
+// per-row reduction gives and does not depend on the rows beside it. op takes and returns __m512
+// (integer lanes can pass through _mm512_castsi512_ps).
+template <class Op>
+inline __m512 reduce16(const __m512* v, Op op) {
   __m512 b[8], c[4], d[2];
-  for (int i = 0; i < 8; ++i)  // [row 2i: lanes j + j+8 | row 2i+1: the same], j < 8
-    b[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44),
-                         _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xEE));
-  for (int i = 0; i < 4; ++i)  // rows 4i .. 4i+3, four partial sums each
-    c[i] = _mm512_add_ps(_mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0x88),
-                         _mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0xDD));
-  for (int i = 0; i < 2; ++i)  // 128-bit lane k: [row 8i+k: x0+x2, row 8i+4+k: x0+x2, then x1+x3 of both]
-    d[i] =
-        _mm512_add_ps(_mm512_unpacklo_ps(c[2 * i], c[2 * i + 1]), _mm512_unpackhi_ps(c[2 * i], c[2 * i + 1]));
-  const __m512 e = _mm512_add_ps(_mm512_shuffle_ps(d[0], d[1], _MM_SHUFFLE(1, 0, 1, 0)),
-                                 _mm512_shuffle_ps(d[0], d[1], _MM_SHUFFLE(3, 2, 3, 2)));
+  for (int i = 0; i < 8; ++i)  // [row 2i: lanes j, j+8 | row 2i+1: the same], j < 8
+    b[i] = op(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44),
+              _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xEE));
+  for (int i = 0; i < 4; ++i)  // rows 4i .. 4i+3, four partials each
+    c[i] = op(_mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0x88),
+              _mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0xDD));
+  for (int i = 0; i < 2; ++i)  // 128-bit lane k: [row 8i+k: x0,x2, row 8i+4+k: x0,x2, then x1,x3 of both]
+    d[i] = op(_mm512_unpacklo_ps(c[2 * i], c[2 * i + 1]), _mm512_unpackhi_ps(c[2 * i], c[2 * i + 1]));
+  const __m512 e = op(_mm512_shuffle_ps(d[0], d[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                      _mm512_shuffle_ps(d[0], d[1], _MM_SHUFFLE(3, 2, 3, 2)));
   // Lane 4k + m holds row k + 4m; back to row order.
   return _mm512_permutexvar_ps(_mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0), e);
+}
+
+inline __m512 reduce16(const __m512* v) {
+  return reduce16(v, [](__m512 a, __m512 b) { return _mm512_add_ps(a, b); });
 }
 
 // out[r] = lane sum of rowFn(first + r * rowBytes) for r < nRows.

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/kernels/matmul_internal.h"
 #include "core/kernels/quant.h"
 #include "core/kernels/thread_pool.h"
 
@@ -213,6 +214,48 @@ TEST_P(MatmulVsReference, DecodeRowsIndependentOfSplit) {
           << "rows from " << skip << ", token " << tok;
   }
 }
+// The activation quantizer (16 blocks at a time on AVX-512) gives exactly the bits of the plain
+// per-block arithmetic: scale amax / 127, codes rint(x * 127 / amax), and the scaled code sums.
+TEST(Matmul, ActivationQuantizationMatchesPlainArithmetic) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (int64_t cols : {32, 96, 512, 896, 1024, 4864}) {
+    std::vector<float> x(static_cast<size_t>(cols));
+    for (auto& v : x) v = nd(rng);
+    std::fill(x.begin(), x.begin() + 32, 0.0f);  // an all-zero block: scale 0, codes 0
+    if (cols > 64) x[40] = 1e4f;                 // one block with an outlier
+    const int64_t nb = cols / 32;
+    std::vector<int8_t> qs(static_cast<size_t>(cols));
+    std::vector<float> da(static_cast<size_t>(nb)), ds32(static_cast<size_t>(nb)),
+        ds16(static_cast<size_t>(2 * nb));
+    detail::quantizeActRow(x.data(), cols, qs.data(), da.data(), ds32.data(), ds16.data());
+    for (int64_t b = 0; b < nb; ++b) {
+      float amax = 0.0f;
+      for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[static_cast<size_t>(32 * b + j)]));
+      const float d = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
+      int s[2] = {0, 0};
+      for (int j = 0; j < 32; ++j) {
+        const int v = static_cast<int>(std::lrintf(x[static_cast<size_t>(32 * b + j)] * id));
+        ASSERT_EQ(qs[static_cast<size_t>(32 * b + j)], v)
+            << "cols " << cols << " block " << b << " code " << j;
+        s[j / 16] += v;
+      }
+      const auto bits = [](float f) {
+        uint32_t u;
+        std::memcpy(&u, &f, 4);
+        return u;
+      };
+      const size_t ub = static_cast<size_t>(b);
+      ASSERT_EQ(bits(da[ub]), bits(d)) << "cols " << cols << " block " << b;
+      ASSERT_EQ(bits(ds32[ub]), bits(d * static_cast<float>(s[0] + s[1])))
+          << "cols " << cols << " block " << b;
+      ASSERT_EQ(bits(ds16[2 * ub]), bits(d * static_cast<float>(s[0]))) << "cols " << cols << " block " << b;
+      ASSERT_EQ(bits(ds16[2 * ub + 1]), bits(d * static_cast<float>(s[1])))
+          << "cols " << cols << " block " << b;
+    }
+  }
+}
+
 TEST_P(MatmulVsReference, DotRowAndGetRow) {
   const GgmlType t = GetParam();
   const int64_t cols = ggmlTraits(t).blockSize == 256 ? 512 : 96;
