@@ -108,6 +108,8 @@ void registerBench(CLI::App& app, RunFn& run) {
         }
       }
       const size_t fileBytes = model.file().fileSize();
+      // Decode speed depends on the page size the weights are mapped with (GgufFile::pageStats).
+      const gguf::GgufFile::PageStats pages = model.file().pageStats();
       // The decode test reads the cache up to its position: depth + i for token i.
       const double kvPerPos = static_cast<double>(session.kvCacheBytes()) / so.nCtx;
       const double kvPerToken = kvPerPos * (o->depth + (o->gen + 1) / 2.0);
@@ -130,7 +132,9 @@ void registerBench(CLI::App& app, RunFn& run) {
              {"kv_type", kvTypeName(session.kvType())},
              {"kv_cache_bytes", session.kvCacheBytes()},
              {"rss_bytes", residentBytes()},
-             {"peak_rss_bytes", peakResidentBytes()}};
+             {"peak_rss_bytes", peakResidentBytes()},
+             {"weights_resident_bytes", pages.residentBytes},
+             {"weights_on_2mib_pages_bytes", pages.hugeBytes}};
       if (o->json) {
         printJsonLine(j);
         return 0;
@@ -153,6 +157,8 @@ void registerBench(CLI::App& app, RunFn& run) {
       std::printf("memory: rss %.1f MiB, peak %.1f MiB, file %.1f MiB, kv cache %.1f MiB (%s)\n",
                   residentBytes() / 1048576.0, peakResidentBytes() / 1048576.0, fileBytes / 1048576.0,
                   session.kvCacheBytes() / 1048576.0, kvTypeName(session.kvType()));
+      std::printf("weights: %.1f of %.1f MiB resident on 2 MiB pages\n", pages.hugeBytes / 1048576.0,
+                  pages.residentBytes / 1048576.0);
       return 0;
     };
   });

@@ -334,6 +334,27 @@ TEST_F(GgufFileTest, WriteFileThenOpenMapsTheSameBytes) {
   EXPECT_EQ((*r)->getString("general.architecture"), "llama");
 }
 
+// pageStats reads the mapping's own /proc/self/smaps entry: a mapped file, once read, shows as
+// resident (at most its size, page-rounded), with no more on 2 MiB pages than resident; a file
+// parsed from memory has no mapping.
+TEST_F(GgufFileTest, PageStatsOfTheMapping) {
+  const std::string path = (m_dir / "m.gguf").string();
+  ASSERT_TRUE(sampleWriter().writeFile(path).ok());
+  auto r = GgufFile::open(path);
+  ASSERT_TRUE(r.ok()) << r.message();
+  volatile uint8_t sink = 0;
+  for (size_t i = 0; i < (*r)->fileSize(); ++i) sink = static_cast<uint8_t>(sink + (*r)->bytes()[i]);
+  const GgufFile::PageStats st = (*r)->pageStats();
+#if defined(__linux__)
+  EXPECT_GT(st.residentBytes, 0u);
+  EXPECT_LE(st.residentBytes, ((*r)->fileSize() + 4095) / 4096 * 4096);
+#endif
+  EXPECT_LE(st.hugeBytes, st.residentBytes);
+  auto mem = GgufFile::fromBytes(sampleWriter().toBytes());
+  ASSERT_TRUE(mem.ok());
+  EXPECT_EQ((*mem)->pageStats().residentBytes, 0u);
+}
+
 TEST_F(GgufFileTest, OpenErrorsNameThePath) {
   const std::string missing = (m_dir / "missing.gguf").string();
   auto r = GgufFile::open(missing);
