@@ -52,8 +52,12 @@ const WeightSet& weights(GgmlType t, int64_t rows, int64_t cols) {
     kn::quantizeRow(t, row.data(), one.data() + w.rowBytes * static_cast<size_t>(r), cols);
   }
   // DUET_BENCH_HOT=1: one copy, so the weights stay in cache (measures compute, not DRAM).
+  // Otherwise copies to cycle through, 64 MiB of them, or DUET_BENCH_MIB: 64 MiB sits in the
+  // large L3 of some of the project's machines (260 MiB), so DRAM-bound decode needs e.g. 512.
   const bool hot = std::getenv("DUET_BENCH_HOT") != nullptr;
-  w.nCopies = hot ? 1 : static_cast<int>(std::max<size_t>(1, (64u << 20) / w.matBytes + 1));
+  const char* mib = std::getenv("DUET_BENCH_MIB");
+  const size_t copyBytes = static_cast<size_t>(mib ? std::max(1, std::atoi(mib)) : 64) << 20;
+  w.nCopies = hot ? 1 : static_cast<int>(std::max<size_t>(1, copyBytes / w.matBytes + 1));
   w.data.resize(w.matBytes * static_cast<size_t>(w.nCopies));
   for (int c = 0; c < w.nCopies; ++c) std::copy(one.begin(), one.end(), w.data.begin() + static_cast<ptrdiff_t>(w.matBytes * c));
   return w;
