@@ -109,6 +109,9 @@ struct QuadLayout {
     }
     return idx;
   }
+  // Whether every word above lies in the first 64 bytes (Q4_0, Q4_1): then the one-source word
+  // permute does, one uop where the two-source one is three.
+  static constexpr bool kWordsInFirst64 = 3 * kSize + (kHigh ? kQh + 4 : 4) <= 64;
   alignas(64) static constexpr std::array<uint8_t, 64> kQsIdx = qsBytes();
   alignas(64) static constexpr std::array<uint16_t, 32> kWordIdx = wordIdx();
 };
@@ -167,7 +170,8 @@ __m512 dotQuad(const void* row, int64_t cols, const DecodeAct& a) {
     const __m512i w0 = _mm512_loadu_si512(p);
     const __m512i w1 = _mm512_maskz_loadu_epi8(tailMask, p + 64);  // never reads past block 3
     const __m512i qs = _mm512_permutex2var_epi8(w0, qsIdx, w1);
-    const __m512i words = _mm512_permutex2var_epi16(w0, wIdx, w1);
+    const __m512i words =
+        L::kWordsInFirst64 ? _mm512_permutexvar_epi16(wIdx, w0) : _mm512_permutex2var_epi16(w0, wIdx, w1);
     __m512i lo = _mm512_and_si512(qs, m4), hi = _mm512_and_si512(_mm512_srli_epi16(qs, 4), m4);
     if constexpr (L::kHigh) {
       const __m128i qh = _mm512_extracti32x4_epi32(words, 1);
