@@ -245,11 +245,16 @@ inline __m512 scalesMinsK(const uint8_t* s) {
   return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_or_si128(low, high)));
 }
 
+// Two 64-code chunks (128 codes) per step: one 64-byte load of qs gives the low nibbles of both
+// chunks (sub-blocks 4p and 4p + 2) and their high nibbles (4p + 1 and 4p + 3), against
+// activations buildDecodeInit reorders the same way (DecodeAct::qsQuad); a chunk at a time took
+// a 32-byte load, a shift and an insert per chunk.
 template <class B, bool kHigh>
 __m512 dotK45(const void* row, int64_t cols, const DecodeAct& a) {
   const B* b = static_cast<const B*>(row);
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), accMin = _mm512_setzero_ps();
   const __m512i m4 = _mm512_set1_epi8(15);
+  const __m512i eight = _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0);
   for (int64_t i = 0; i < cols / 256; ++i) {
     prefetchLines<3>(reinterpret_cast<const char*>(b + i) + kPrefetchK);  // 144 / 176-byte blocks
     prefetchL2<3>(reinterpret_cast<const char*>(b + i) + kPrefetchL2K);
@@ -262,23 +267,27 @@ __m512 dotK45(const void* row, int64_t cols, const DecodeAct& a) {
     accMin = _mm512_add_ps(accMin, prod);  // lanes 8..15: dmin * m * ds
     __m256i hbits = _mm256_setzero_si256();
     if constexpr (kHigh) hbits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qh));
-    for (int c = 0; c < 4; ++c) {
-      const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 32 * c));
-      __m512i z =
-          _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(x), _mm256_srli_epi16(x, 4), 1), m4);
-      if constexpr (kHigh) {
-        const uint32_t lo = _mm256_test_epi8_mask(hbits, _mm256_set1_epi8(static_cast<char>(1 << (2 * c))));
-        const uint32_t hi = _mm256_test_epi8_mask(hbits, _mm256_set1_epi8(static_cast<char>(2 << (2 * c))));
-        z = _mm512_mask_add_epi8(z, _cvtu64_mask64(lo | (static_cast<uint64_t>(hi) << 32)), z,
-                                 _mm512_set1_epi8(16));
+    for (int p = 0; p < 2; ++p) {
+      const __m512i x = _mm512_loadu_si512(b[i].qs + 64 * p);
+      __m512i lo = _mm512_and_si512(x, m4), hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), m4);
+      if constexpr (kHigh) {  // bit s of qh[j]: the fifth bit of element j of sub-block s
+        const auto bits = [&](int s0) {
+          const uint64_t l0 = _mm256_test_epi8_mask(hbits, _mm256_set1_epi8(static_cast<char>(1 << s0)));
+          const uint64_t l2 =
+              _mm256_test_epi8_mask(hbits, _mm256_set1_epi8(static_cast<char>(1 << (s0 + 2))));
+          return _cvtu64_mask64(l0 | (l2 << 32));
+        };
+        lo = _mm512_mask_add_epi8(lo, bits(4 * p), lo, _mm512_set1_epi8(16));
+        hi = _mm512_mask_add_epi8(hi, bits(4 * p + 1), hi, _mm512_set1_epi8(16));
       }
-      const __m512i s =
-          _mm512_dpbusd_epi32(_mm512_setzero_si512(), z, _mm512_loadu_si512(a.qs + 256 * i + 64 * c));
-      const __m512i idx =
-          _mm512_set_epi32(2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1,
-                           2 * c + 1, 2 * c, 2 * c, 2 * c, 2 * c, 2 * c, 2 * c, 2 * c, 2 * c);
-      __m512& acc = (c & 1) ? acc1 : acc0;
-      acc = _mm512_fmadd_ps(toFloat(s), _mm512_permutexvar_ps(idx, prod), acc);
+      const int8_t* aq = a.qsQuad + 256 * i + 128 * p;
+      const __m512i sLo = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(aq));
+      const __m512i sHi = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi, _mm512_loadu_si512(aq + 64));
+      // Lanes 0..7 take sub-block 4p (+1 for hi), lanes 8..15 sub-block 4p + 2 (+1).
+      const __m512i idxLo = _mm512_add_epi32(eight, _mm512_set1_epi32(4 * p));
+      const __m512i idxHi = _mm512_add_epi32(eight, _mm512_set1_epi32(4 * p + 1));
+      acc0 = _mm512_fmadd_ps(toFloat(sLo), _mm512_permutexvar_ps(idxLo, prod), acc0);
+      acc1 = _mm512_fmadd_ps(toFloat(sHi), _mm512_permutexvar_ps(idxHi, prod), acc1);
     }
   }
   return _mm512_sub_ps(_mm512_add_ps(acc0, acc1), _mm512_maskz_mov_ps(0xFF00, accMin));
@@ -336,6 +345,11 @@ void buildDecodeInit(GgmlType t, const int8_t* qs, int64_t cols, int32_t* init, 
     for (int j = 0; j < 32; ++j) sum += qs[32 * b + j];
     for (int l = 0; l < 8; ++l) init[8 * b + l] = c / 8 * sum;  // 8 lanes per block
     const int64_t g = b / 4, k = b % 4;
+    if (t == GgmlType::kQ4_K || t == GgmlType::kQ5_K) {
+      // dotK45's order: per 128 codes, sub-blocks 0, 2 (low nibbles), then 1, 3 (high nibbles).
+      std::memcpy(qsQuad + 128 * g + 32 * (k % 2 * 2 + k / 2), qs + 32 * b, 32);
+      continue;
+    }
     if (g >= cols / 128) continue;
     for (int l = 0; l < 4; ++l) initQuad[16 * g + 4 * k + l] = c / 4 * sum;  // 4 lanes per block
     std::memcpy(qsQuad + 128 * g + 16 * k, qs + 32 * b, 16);

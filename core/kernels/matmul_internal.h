@@ -77,7 +77,8 @@ struct DecodeAct {
   const int32_t* init;  // [cols/4] dpbusd start values folding in the type's code offset
   // Quad order for the nibble types, per 128 codes q: bytes [128q + 16b + j] = qs[128q + 32b + j]
   // and [128q + 64 + 16b + j] = qs[128q + 32b + 16 + j] (b < 4, j < 16); initQuad has 4 lanes per
-  // block. Only whole groups of 128 are present.
+  // block. Only whole groups of 128 are present. For Q4_K / Q5_K the 32-code blocks of each 128
+  // in the order 0, 2, 1, 3 instead (dotK45).
   const int8_t* qsQuad;      // [cols/128 * 128]
   const int32_t* initQuad;   // [cols/128 * 16]
 };
