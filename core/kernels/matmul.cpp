@@ -242,7 +242,6 @@ void floatPrefillEigen(const MatrixView& w, const float* x, int64_t nTok, float*
 }
 
 void matmulFloat(const MatrixView& w, const float* x, int64_t nTok, float* y, ThreadPool& pool) {
-  const int64_t cols = w.cols, rows = w.rows;
 #if defined(DUET_AMX)
   // F16 / BF16 weights are exact in the split, so only the activations' 16 bits limit it (finer
   // than the F16 activations llama.cpp uses). F32 takes both factors in three parts (six
@@ -251,6 +250,7 @@ void matmulFloat(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
   if (nTok >= kAmxMinTok && amxUsable()) return matmulAmx(w, x, nTok, y, pool);
 #endif
 #if defined(DUET_AVX512VNNI)
+  const int64_t cols = w.cols, rows = w.rows;
   const bool inPlace = f32InPlace(w);
   if (nTok >= kFloatEigenMinTok && inPlace) return floatPrefillEigen(w, x, nTok, y, pool);
   if (nTok >= kFloatPrefillMinTok) {
