@@ -1,7 +1,7 @@
 // Throughput of the matrix kernels (core/kernels/matmul.h) and the pool's fork-join latency.
 // BM_Matmul/<type>/<rows>/<cols>/<nTok>/<threads>: weights are random rows quantized to <type>;
-// several copies (>= 64 MB in total) are used round-robin so decode reads from DRAM as it would
-// for a real model rather than from the 32 MB L3. Counters: bytes_per_second = weight bytes read,
+// several copies (64 MiB in total, or DUET_BENCH_MIB) are used round-robin so decode reads from
+// memory as it would for a real model rather than from L2. Counters: bytes_per_second = weight bytes read,
 // tokens = tokens processed per second, GOPS = 2 * rows * cols * nTok per second / 1e9.
 // K-quant types need cols % 256 == 0, so their 896-wide shapes use 1024.
 #include <benchmark/benchmark.h>
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/kernels/matmul.h"
+#include "core/kernels/matmul_internal.h"
 #include "core/kernels/quant.h"
 #include "core/kernels/thread_pool.h"
 
@@ -136,6 +137,28 @@ void BM_PoolRun(benchmark::State& state) {
   benchmark::DoNotOptimize(sink.data());
 }
 BENCHMARK(BM_PoolRun)->Arg(1)->Arg(2)->UseRealTime();
+
+// The activation quantizer every quantized matmul runs first: one 128-token chunk of 896-wide
+// rows (qwen2-0.5b's prefill chunk), one thread. Counter: ns per block of 32.
+void BM_QuantizeActs(benchmark::State& state) {
+  const int64_t cols = 896, nTok = 128, nb = cols / 32;
+  std::vector<float> x(static_cast<size_t>(cols * nTok));
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (auto& v : x) v = nd(rng);
+  std::vector<int8_t> qs(x.size());
+  std::vector<float> da(static_cast<size_t>(nb * nTok)), ds32(da.size()), ds16(2 * da.size());
+  for (auto _ : state) {
+    for (int64_t t = 0; t < nTok; ++t)
+      kn::detail::quantizeActRow(x.data() + t * cols, cols, qs.data() + t * cols, da.data() + t * nb,
+                                 ds32.data() + t * nb, ds16.data() + t * 2 * nb);
+    benchmark::DoNotOptimize(qs.data());
+  }
+  state.counters["ns_per_block"] =
+      benchmark::Counter(static_cast<double>(nb * nTok) * 1e-9,
+                         benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_QuantizeActs);
 
 // Memory read bandwidth: summing a buffer split across the pool's threads, the ceiling that
 // decode speed is compared against (weights are streamed once per token). BM_ReadBandwidth/
