@@ -4,7 +4,8 @@
 //    (matmul_unpack.cpp) and the portable integer dot of matmul_qdot.cpp;
 //  - prefill (AVX-512 VNNI, >= kQuantPrefillMinTok tokens): tiles of unpacked weight rows
 //    against 16-token lane sets (matmul_qdot.cpp), each weight row read once per 64 tokens.
-// Work is split over output rows, one contiguous chunk per pool thread. Float weights take the
+// Work is split over output rows: in decode one contiguous chunk per pool thread, in the prefill
+// tiles panels that a thread finishing early takes over (ThreadPool::runBalanced). Float weights take the
 // same two shapes in matmul_float.cpp, and Eigen's GEMM for long F32 prefills (and for every
 // float prefill where there is no AVX-512). The representation is described in matmul_internal.h.
 #include "core/kernels/matmul.h"

@@ -135,18 +135,28 @@ TEST(ThreadPool, RunBalancedCoversEveryIndexOnceInFixedPieces) {
   }
 }
 
-// A thread held up in its part leaves the rest of that part to the others.
+// A thread held up in its part leaves the rest of that part to the others: whoever takes piece
+// 50 (the first of part 1) waits until another thread has run a later piece of that part, which
+// only the takeover makes happen (without it the wait runs into its 10 s limit and the test fails).
 TEST(ThreadPool, RunBalancedTakesOverTheRestOfASlowThreadsPart) {
   ThreadPool pool(2);
   std::mutex m;
   std::set<std::thread::id> secondPart;  // threads that ran pieces of part 1, [50, 100)
+  std::atomic<bool> laterPieceRun{false};
   pool.runBalanced(100, 1, [&](int64_t b, int64_t) {
-    if (b == 50) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (b == 50) {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (!laterPieceRun.load() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    } else if (b > 50) {
+      laterPieceRun = true;
+    }
     if (b >= 50) {
       std::lock_guard<std::mutex> lock(m);
       secondPart.insert(std::this_thread::get_id());
     }
   });
+  EXPECT_TRUE(laterPieceRun.load());
   EXPECT_EQ(secondPart.size(), 2u);
 }
 
