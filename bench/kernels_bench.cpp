@@ -230,6 +230,7 @@ void BM_ReadVariants(benchmark::State& state) {
     benchmark::DoNotOptimize(partial.data());
   }
 #else
+  (void)p, (void)ahead;
   state.SkipWithError("needs AVX-512");
 #endif
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bytes));

@@ -1,7 +1,8 @@
 // matmul() orchestration: activation quantization, then one of
 //  - decode (few tokens): each weight row is read once and dotted with every token; on AVX-512
-//    VNNI by the fused per-type kernels of matmul_decode.cpp, elsewhere by unpacking the row
-//    (matmul_unpack.cpp) and the portable integer dot of matmul_qdot.cpp;
+//    VNNI by the fused per-type kernels of matmul_decode.cpp, with AVX2 only by those of
+//    matmul_decode_avx2.cpp (which take prefills too, four tokens per pass over a row), and in a
+//    scalar build by unpacking the row (matmul_unpack.cpp) and the integer dot of matmul_qdot.cpp;
 //  - prefill (AVX-512 VNNI, >= kQuantPrefillMinTok tokens): tiles of unpacked weight rows
 //    against 16-token lane sets (matmul_qdot.cpp), each weight row read once per 64 tokens.
 // Work is split over output rows: in decode one contiguous chunk per pool thread, in the prefill
@@ -92,6 +93,9 @@ struct ActScratch {
   std::vector<int32_t> init, initQuad, tinit;
   std::vector<float> da, ds32, ds16, tda, tds32, tds16, xi;
   std::vector<uint16_t> amxHi, amxLo, amxLo2;
+#if defined(DUET_AVX2) && !defined(DUET_AVX512VNNI)
+  std::vector<DecodeAct> acts;
+#endif
 };
 ActScratch& actScratch() {
   thread_local ActScratch s;
@@ -310,6 +314,45 @@ void quantizeActs(const float* x, int64_t cols, int64_t t0, int64_t t1, ActScrat
                    a.ds32.data() + t * nb, a.ds16.data() + t * 2 * nb);
 }
 
+#if defined(DUET_AVX2) && !defined(DUET_AVX512VNNI)
+// Without AVX-512 the fused AVX2 row dots take every token count: a block of rows stays in L1
+// while the tokens pass over it four at a time (the codes expanded once per four tokens).
+void quantDecode(std::span<const MatrixView> ws, const float* x, int64_t nTok, std::span<float* const> ys,
+                 ThreadPool& pool) {
+  const GgmlType type = ws[0].type;
+  const int64_t cols = ws[0].cols, nb = cols / 32;
+  ActScratch& a = actsFor(nTok, cols);
+  int32_t* init = grow(a.init, static_cast<size_t>(nTok * cols / 4));
+  DecodeAct* acts = grow(a.acts, static_cast<size_t>(nTok));
+  auto prepare = [&](int64_t t0, int64_t t1) {
+    quantizeActs(x, cols, t0, t1, a);
+    for (int64_t t = t0; t < t1; ++t) {
+      buildDecodeInit(type, a.qs.data() + t * cols, cols, init + t * cols / 4, nullptr, nullptr);
+      acts[t] = DecodeAct{a.qs.data() + t * cols,
+                          a.da.data() + t * nb,
+                          a.ds32.data() + t * nb,
+                          a.ds16.data() + t * 2 * nb,
+                          init + t * cols / 4,
+                          nullptr,
+                          nullptr};
+    }
+  };
+  if (nTok == 1) {
+    prepare(0, 1);
+  } else {
+    pool.run([&](int ith, int nth) {
+      int64_t t0, t1;
+      ThreadPool::split(nTok, ith, nth, t0, t1);
+      prepare(t0, t1);
+    });
+  }
+  forDecodeBlocks(ws, pool, [&](size_t i, int64_t b, int64_t n) {
+    const MatrixView& w = ws[i];
+    dotRowsDecodeAvx2(type, rowPtr(w, b), w.rowBytes, n, cols, acts, nTok, ys[i] + b, w.rows);
+  });
+}
+#endif
+
 #if defined(DUET_AVX512VNNI)
 // Quantized weights (one type and width) on the fused decode kernels: the tokens' activations are
 // quantized once, then every row is dotted with each token.
@@ -347,6 +390,8 @@ void matmulQuant(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
 #endif
 #if defined(DUET_AVX512VNNI)
   if (nTok < kQuantPrefillMinTok) return quantDecode({&w, 1}, x, nTok, {&y, 1}, pool);
+#elif defined(DUET_AVX2)
+  if (avx2DecodeHas(w.type)) return quantDecode({&w, 1}, x, nTok, {&y, 1}, pool);
 #endif
   ActScratch& a = actsFor(nTok, cols);
 
@@ -454,6 +499,9 @@ void matmulShared(std::span<const MatrixView> ws, const float* x, int64_t nTok, 
     return floatDecode(ws, x, nTok, ys, pool);
 #if defined(DUET_AVX512VNNI)
   if (alike && unpackGroupSize(ws[0].type) != 0 && nTok < kQuantPrefillMinTok)
+    return quantDecode(ws, x, nTok, ys, pool);
+#elif defined(DUET_AVX2)
+  if (alike && unpackGroupSize(ws[0].type) != 0 && avx2DecodeHas(ws[0].type))
     return quantDecode(ws, x, nTok, ys, pool);
 #endif
   for (size_t i = 0; i < ws.size(); ++i) matmul(ws[i], x, nTok, ys[i], pool);

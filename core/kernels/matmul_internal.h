@@ -66,8 +66,9 @@ float dotFloatRow(GgmlType t, const void* row, const float* x, int64_t cols);
 void dotFloatRows(GgmlType t, const void* first, size_t rowBytes, int64_t nRows, const float* x, int64_t cols,
                   float* out);
 
-#if defined(DUET_AVX512VNNI)
-// ---- Decode (AVX-512 VNNI): fused per-type row dots, matmul_decode.cpp ----
+#if defined(DUET_AVX512VNNI) || defined(DUET_AVX2)
+// ---- Decode: fused per-type row dots (AVX-512 VNNI: matmul_decode.cpp, AVX2:
+// matmul_decode_avx2.cpp) ----
 
 struct DecodeAct {
   const int8_t* qs;     // [cols]
@@ -84,9 +85,21 @@ struct DecodeAct {
 };
 // The code offset c of symmetric types (x = d * (q + c)): -128 Q8_0, -8 Q4_0, -16 Q5_0, else 0.
 int decodeInitOffset(GgmlType t);
-// Builds init / qsQuad / initQuad (see DecodeAct) for one token's codes qs.
+// Builds init / qsQuad / initQuad (see DecodeAct) for one token's codes qs; with qsQuad null, init only.
 void buildDecodeInit(GgmlType t, const int8_t* qs, int64_t cols, int32_t* init, int8_t* qsQuad,
                      int32_t* initQuad);
+#endif
+#if defined(DUET_AVX2) && !defined(DUET_AVX512VNNI)
+// Whether dotRowsDecodeAvx2 has a fused kernel for type t (every quantized type but Q8_K).
+bool avx2DecodeHas(GgmlType t);
+// out[j * ldo + r] = dot(row r, acts[j]) for the nRows rows of type t at first + r * rowBytes and
+// the nAct tokens acts (qs, da, ds32, ds16 and init; qsQuad unused). Up to four tokens share each
+// pass over a row, so its codes are expanded once for them. A row's result does not depend on
+// the rows or tokens beside it.
+void dotRowsDecodeAvx2(GgmlType t, const void* first, size_t rowBytes, int64_t nRows, int64_t cols,
+                       const DecodeAct* acts, int64_t nAct, float* out, int64_t ldo);
+#endif
+#if defined(DUET_AVX512VNNI)
 // out[r] = dot(row r, a) for the nRows rows of type t at first + r * rowBytes. Each row's result is
 // the same whichever rows it is called with (a thread's share of a matrix may start anywhere).
 void dotRowsDecode(GgmlType t, const void* first, size_t rowBytes, int64_t nRows, int64_t cols,
