@@ -9,7 +9,7 @@
 #include "core/kernels/ops.h"
 #include "core/kernels/quant.h"
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__) && defined(__F16C__))
 #include <immintrin.h>
 #endif
 
@@ -144,6 +144,75 @@ constexpr std::array<AttendFn, sizeof...(NV) + 1> avx512Table(std::integer_seque
 }
 template <GgmlType kT>
 constexpr auto kAvx512 = avx512Table<kT>(std::make_integer_sequence<int, 16>{});
+#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+// Without AVX-512 (the portable build): eight floats per vector, too few registers to hold a K
+// row, so each tile's K and V rows are widened into scratch once (L1) and every head reads them
+// from there. Head sizes that are a multiple of 8 up to 256.
+constexpr int kAvx2MaxD = 256;
+
+template <GgmlType kT>
+inline __m256 load8(const uint8_t* row, int c) {
+  if constexpr (kT == GgmlType::kF16) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row) + c));
+  } else if constexpr (kT == GgmlType::kQ8_0) {
+    const auto* b = reinterpret_cast<const BlockQ8_0*>(row) + c / 4;
+    const __m128i codes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b->qs + 8 * (c % 4)));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(codes)), _mm256_set1_ps(_cvtsh_ss(b->d)));
+  } else {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + 8 * c);
+  }
+}
+
+inline float hsum8(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 s2 = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+}
+
+template <GgmlType kT>
+void attendAvx2(const float* q, int G, int D, const KvRows& kv, int P, float scale, float* out,
+                const Scratch& sc) {
+  const int nv = D / 8;
+  float *s = sc.s, *vt = sc.vt;
+  alignas(32) float kr[kAvx2MaxD];
+  for (int p0 = 0; p0 < P; p0 += kAttendTile) {
+    const int T = std::min(kAttendTile, P - p0);
+    for (int j = 0; j < T; ++j) {
+      const size_t row = static_cast<size_t>(p0 + j) * kv.rowBytes;
+      const uint8_t* krow = static_cast<const uint8_t*>(kv.k) + row;
+      for (int c = 0; c < nv; ++c) _mm256_store_ps(kr + 8 * c, load8<kT>(krow, c));
+      for (int g = 0; g < G; ++g) {
+        const float* qg = q + static_cast<size_t>(g) * D;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        int c = 0;
+        for (; c + 1 < nv; c += 2) {
+          a0 = _mm256_fmadd_ps(_mm256_loadu_ps(qg + 8 * c), _mm256_load_ps(kr + 8 * c), a0);
+          a1 = _mm256_fmadd_ps(_mm256_loadu_ps(qg + 8 * c + 8), _mm256_load_ps(kr + 8 * c + 8), a1);
+        }
+        if (c < nv) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(qg + 8 * c), _mm256_load_ps(kr + 8 * c), a0);
+        s[static_cast<size_t>(g) * kAttendTile + j] = hsum8(_mm256_add_ps(a0, a1)) * scale;
+      }
+      const uint8_t* vrow = static_cast<const uint8_t*>(kv.v) + row;
+      for (int c = 0; c < nv; ++c) _mm256_storeu_ps(vt + j * D + 8 * c, load8<kT>(vrow, c));
+    }
+    tileSoftmax(sc, G, D, T, out);
+    for (int g = 0; g < G; ++g) {
+      const float* sg = s + static_cast<size_t>(g) * kAttendTile;
+      float* og = out + static_cast<size_t>(g) * D;
+      for (int c0 = 0; c0 < nv; c0 += 8) {  // 8 output vectors in registers at a time
+        const int n = std::min(8, nv - c0);
+        __m256 acc[8];
+        for (int c = 0; c < n; ++c) acc[c] = _mm256_loadu_ps(og + 8 * (c0 + c));
+        for (int j = 0; j < T; ++j) {
+          const __m256 p = _mm256_set1_ps(sg[j]);
+          for (int c = 0; c < n; ++c)
+            acc[c] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + j * D + 8 * (c0 + c)), acc[c]);
+        }
+        for (int c = 0; c < n; ++c) _mm256_storeu_ps(og + 8 * (c0 + c), acc[c]);
+      }
+    }
+  }
+}
 #endif
 
 }  // namespace
@@ -161,6 +230,13 @@ void attendOne(const float* q, int G, int D, const KvRows& kv, int P, float scal
                                                      : kAvx512<GgmlType::kF16>;
     table[static_cast<size_t>(D / 16)](q, G, kv, P, scale, out, sc);
   } else
+    attendScalar(q, G, D, kv, P, scale, out, sc);
+#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+  if (D % 8 == 0 && D <= kAvx2MaxD)
+    (kv.type == GgmlType::kF32    ? attendAvx2<GgmlType::kF32>
+     : kv.type == GgmlType::kQ8_0 ? attendAvx2<GgmlType::kQ8_0>
+                                  : attendAvx2<GgmlType::kF16>)(q, G, D, kv, P, scale, out, sc);
+  else
     attendScalar(q, G, D, kv, P, scale, out, sc);
 #else
   attendScalar(q, G, D, kv, P, scale, out, sc);

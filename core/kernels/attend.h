@@ -25,8 +25,8 @@ struct KvRows {
 };
 
 // Scratch floats attendOne needs for G query heads of dimension D. Head sizes that are a
-// multiple of 16 up to 256 take the AVX-512 path, others a scalar one (Q8_0 rows: D a multiple
-// of 32).
+// multiple of 16 up to 256 take the AVX-512 path (without AVX-512: multiples of 8 up to 256 an
+// AVX2 one), others a scalar one (Q8_0 rows: D a multiple of 32).
 inline size_t attendScratchFloats(int G, int D) {
   return static_cast<size_t>(G) * (kAttendTile + 2) + static_cast<size_t>(kAttendTile) * D;
 }

@@ -94,7 +94,7 @@ struct ActScratch {
   std::vector<float> da, ds32, ds16, tda, tds32, tds16, xi;
   std::vector<uint16_t> amxHi, amxLo, amxLo2;
 #if defined(DUET_AVX2) && !defined(DUET_AVX512VNNI)
-  std::vector<DecodeAct> acts;
+  std::vector<TokenGroup> groups;
 #endif
 };
 ActScratch& actScratch() {
@@ -316,39 +316,45 @@ void quantizeActs(const float* x, int64_t cols, int64_t t0, int64_t t1, ActScrat
 
 #if defined(DUET_AVX2) && !defined(DUET_AVX512VNNI)
 // Without AVX-512 the fused AVX2 row dots take every token count: a block of rows stays in L1
-// while the tokens pass over it four at a time (the codes expanded once per four tokens).
+// while the tokens pass over it in groups of four (the codes expanded once per group).
 void quantDecode(std::span<const MatrixView> ws, const float* x, int64_t nTok, std::span<float* const> ys,
                  ThreadPool& pool) {
   const GgmlType type = ws[0].type;
-  const int64_t cols = ws[0].cols, nb = cols / 32;
+  const int64_t cols = ws[0].cols, nb = cols / 32, nGroups = (nTok + 3) / 4;
   ActScratch& a = actsFor(nTok, cols);
-  int32_t* init = grow(a.init, static_cast<size_t>(nTok * cols / 4));
-  DecodeAct* acts = grow(a.acts, static_cast<size_t>(nTok));
-  auto prepare = [&](int64_t t0, int64_t t1) {
-    quantizeActs(x, cols, t0, t1, a);
-    for (int64_t t = t0; t < t1; ++t) {
-      buildDecodeInit(type, a.qs.data() + t * cols, cols, init + t * cols / 4, nullptr, nullptr);
-      acts[t] = DecodeAct{a.qs.data() + t * cols,
-                          a.da.data() + t * nb,
-                          a.ds32.data() + t * nb,
-                          a.ds16.data() + t * 2 * nb,
-                          init + t * cols / 4,
-                          nullptr,
-                          nullptr};
+  const TokenGroupSizes z = tokenGroupSizes(cols);
+  int8_t* gqs = grow(a.tqs, static_cast<size_t>(nTok * z.qs));
+  int32_t* ginit = grow(a.tinit, static_cast<size_t>(nTok * z.init));
+  float* gda = grow(a.tda, static_cast<size_t>(nTok * z.da));
+  float* gds32 = grow(a.tds32, static_cast<size_t>(nTok * z.da));
+  float* gds16 = grow(a.tds16, static_cast<size_t>(nTok * z.ds16));
+  TokenGroup* groups = grow(a.groups, static_cast<size_t>(nGroups));
+  auto prepare = [&](int64_t g0, int64_t g1) {
+    quantizeActs(x, cols, 4 * g0, std::min(nTok, 4 * g1), a);
+    for (int64_t g = g0; g < g1; ++g) {
+      const int64_t t = 4 * g;
+      const int n = static_cast<int>(std::min<int64_t>(4, nTok - t));
+      packTokenGroup(type, a.qs.data() + t * cols, a.da.data() + t * nb, a.ds32.data() + t * nb,
+                     a.ds16.data() + t * 2 * nb, cols, n, gqs + t * z.qs, ginit + t * z.init, gda + t * z.da,
+                     gds32 + t * z.da, gds16 + t * z.ds16);
+      groups[g] = TokenGroup{gqs + t * z.qs,   ginit + t * z.init, gda + t * z.da,
+                             gds32 + t * z.da, gds16 + t * z.ds16, n};
     }
   };
-  if (nTok == 1) {
+  if (nGroups == 1) {
     prepare(0, 1);
   } else {
     pool.run([&](int ith, int nth) {
-      int64_t t0, t1;
-      ThreadPool::split(nTok, ith, nth, t0, t1);
-      prepare(t0, t1);
+      int64_t g0, g1;
+      ThreadPool::split(nGroups, ith, nth, g0, g1);
+      prepare(g0, g1);
     });
   }
   forDecodeBlocks(ws, pool, [&](size_t i, int64_t b, int64_t n) {
     const MatrixView& w = ws[i];
-    dotRowsDecodeAvx2(type, rowPtr(w, b), w.rowBytes, n, cols, acts, nTok, ys[i] + b, w.rows);
+    for (int64_t g = 0; g < nGroups; ++g)
+      dotRowsDecodeAvx2(type, rowPtr(w, b), w.rowBytes, n, cols, groups[g], ys[i] + 4 * g * w.rows + b,
+                        w.rows);
   });
 }
 #endif

@@ -92,12 +92,34 @@ void buildDecodeInit(GgmlType t, const int8_t* qs, int64_t cols, int32_t* init, 
 #if defined(DUET_AVX2) && !defined(DUET_AVX512VNNI)
 // Whether dotRowsDecodeAvx2 has a fused kernel for type t (every quantized type but Q8_K).
 bool avx2DecodeHas(GgmlType t);
-// out[j * ldo + r] = dot(row r, acts[j]) for the nRows rows of type t at first + r * rowBytes and
-// the nAct tokens acts (qs, da, ds32, ds16 and init; qsQuad unused). Up to four tokens share each
-// pass over a row, so its codes are expanded once for them. A row's result does not depend on
-// the rows or tokens beside it.
+// The activations of a group of n <= 4 tokens, interleaved for the AVX2 row dots so that one
+// pointer per array serves every token of the group (nb = cols / 32 blocks, in groups of 8):
+//   qs[(b * n + j) * 32 + e]        code e of block b of token j
+//   init[(b * n + j) * 8 + l]       start values of block b's integer lanes (c / 8 * the block's
+//                                   code sum, c = decodeInitOffset; see DecodeAct::init)
+//   da, ds32[(o * n + j) * 8 + k]   scale / scaled code sum of block 8o + k (zero past the last)
+//   ds16[(o * n + j) * 16 + k]      scaled code sum of half block 16o + k (zero past the last)
+struct TokenGroup {
+  const int8_t* qs;
+  const int32_t* init;
+  const float* da;
+  const float* ds32;
+  const float* ds16;
+  int n;
+};
+// Elements per token of each TokenGroup array for rows of cols.
+struct TokenGroupSizes {
+  int64_t qs, init, da, ds16;  // ds32 as da
+};
+TokenGroupSizes tokenGroupSizes(int64_t cols);
+// Packs n row-major token rows (quantizeActRow's output: qs stride cols, da / ds32 stride cols / 32,
+// ds16 stride cols / 16) into a group's arrays, with init for weight type t.
+void packTokenGroup(GgmlType t, const int8_t* qs, const float* da, const float* ds32, const float* ds16,
+                    int64_t cols, int n, int8_t* gqs, int32_t* ginit, float* gda, float* gds32, float* gds16);
+// out[j * ldo + r] = dot(row r, token j of the group) for the nRows rows of type t at first +
+// r * rowBytes. A row's result does not depend on the rows beside it.
 void dotRowsDecodeAvx2(GgmlType t, const void* first, size_t rowBytes, int64_t nRows, int64_t cols,
-                       const DecodeAct* acts, int64_t nAct, float* out, int64_t ldo);
+                       const TokenGroup& a, float* out, int64_t ldo);
 #endif
 #if defined(DUET_AVX512VNNI)
 // out[r] = dot(row r, a) for the nRows rows of type t at first + r * rowBytes. Each row's result is
