@@ -64,6 +64,9 @@ void dotRowsT(const uint8_t* first, size_t rowBytes, int64_t nRows, const float*
   dotRowsBy16(first, rowBytes, nRows, out, [&](const uint8_t* row) { return dotVec<T>(row, x, cols); });
 }
 #elif defined(DUET_AVX2)
+constexpr int kAheadL1 = 1024;
+constexpr int kAheadL2 = 4096;
+
 template <GgmlType T>
 inline __m256 load8(const void* row, int64_t k) {
   if constexpr (T == GgmlType::kF32) {
@@ -85,14 +88,23 @@ float scalarAt(const void* row, int64_t k) {
 
 template <GgmlType T>
 float dotT(const void* row, const float* x, int64_t cols) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
   int64_t k = 0;
-  for (; k + 16 <= cols; k += 16) {
-    acc0 = _mm256_fmadd_ps(load8<T>(row, k), _mm256_loadu_ps(x + k), acc0);
-    acc1 = _mm256_fmadd_ps(load8<T>(row, k + 8), _mm256_loadu_ps(x + k + 8), acc1);
+  // Software prefetch into L1 and L2 as on AVX-512 (kAheadL1 / kAheadL2 bytes ahead; past the
+  // end of the weights it is harmless).
+  constexpr int kElem = T == GgmlType::kF32 ? 4 : 2;  // bytes per weight: 32 weights = kElem / 2 lines
+  for (; k + 32 <= cols; k += 32) {
+    const char* p = static_cast<const char*>(row) + k * kElem;
+    for (int l = 0; l < kElem / 2; ++l) {
+      _mm_prefetch(p + kAheadL1 + 64 * l, _MM_HINT_T0);
+      _mm_prefetch(p + kAheadL2 + 64 * l, _MM_HINT_T1);
+    }
+    for (int u = 0; u < 4; ++u)
+      acc[u] = _mm256_fmadd_ps(load8<T>(row, k + 8 * u), _mm256_loadu_ps(x + k + 8 * u), acc[u]);
   }
+  for (; k + 8 <= cols; k += 8) acc[0] = _mm256_fmadd_ps(load8<T>(row, k), _mm256_loadu_ps(x + k), acc[0]);
   alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, _mm256_add_ps(acc0, acc1));
+  _mm256_store_ps(lanes, _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
   float sum = 0.0f;
   for (float v : lanes) sum += v;
   for (; k < cols; ++k) sum += scalarAt<T>(row, k) * x[k];
