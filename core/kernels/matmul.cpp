@@ -466,7 +466,7 @@ void matmulQuant(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
     uint8_t* q = grow(s.q, static_cast<size_t>(cols));
     float* ws = grow(s.ws, static_cast<size_t>(nG));
     float* offs = grow(s.offs, static_cast<size_t>(nG));
-    float* comb = grow(s.comb, static_cast<size_t>(nG + 16));
+    float* comb = grow(s.comb, static_cast<size_t>(nG));
     for (int64_t r = r0; r < r1; ++r) {
       unpackRow(w.type, rowPtr(w, r), cols, q, ws, offs);
       for (int64_t t = 0; t < nTok; ++t) {

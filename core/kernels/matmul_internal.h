@@ -54,7 +54,8 @@ struct ActRow {
 // Quantizes x[cols] (cols a multiple of 32) into qs/da/ds32/ds16.
 void quantizeActRow(const float* x, int64_t cols, int8_t* qs, float* da, float* ds32, float* ds16);
 
-// dot(unpacked weight row, quantized activation row). comb: scratch of [cols / G] floats.
+// dot(unpacked weight row, quantized activation row), the scalar path of builds without SIMD
+// kernels (DUET_KERNELS_SCALAR, or neither AVX2 nor AVX-512). comb: scratch of [cols / G] floats.
 float dotUnpacked(const uint8_t* q, const float* ws, const float* offs, int groupSize, int64_t cols,
                   const ActRow& a, float* comb);
 

@@ -1,5 +1,6 @@
 // Integer dot kernels over unpacked weight rows and 8-bit activations (matmul_internal.h):
-// activation quantization, the one-row dot (decode; AVX-512 VNNI, AVX2 and scalar), and the
+// activation quantization, the one-row dot of builds without SIMD kernels (AVX-512 VNNI and AVX2
+// builds run the fused kernels of matmul_decode.cpp / matmul_decode_avx2.cpp instead), and the
 // AVX-512 VNNI prefill tile that puts 16 tokens in the vector lanes and broadcasts weights.
 #include <immintrin.h>
 
@@ -104,29 +105,15 @@ void quantizeActRow(const float* x, int64_t cols, int8_t* qs, float* da, float* 
 
 namespace {
 
-// comb[g] = ws[g] * da of g's activation block; returns sum_g offs[g] * ds[g]. Zeroes 16 floats
-// past the end of comb (the SIMD dot loop reads up to 16 past the last group).
+// comb[g] = ws[g] * da of g's activation block; returns sum_g offs[g] * ds[g].
 template <int G>
 float combineScales(const float* ws, const float* offs, int64_t nG, const ActRow& a, float* comb) {
   const float* ds = G == 32 ? a.ds32 : a.ds16;
-  int64_t g = 0;
   float offSum = 0.0f;
-#if defined(DUET_AVX512VNNI)
-  __m512 acc = _mm512_setzero_ps();
-  const __m512i half = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
-  for (; g + 16 <= nG; g += 16) {
-    const __m512 da = G == 32 ? _mm512_loadu_ps(a.da + g)
-                              : _mm512_permutexvar_ps(half, _mm512_castps256_ps512(_mm256_loadu_ps(a.da + g / 2)));
-    _mm512_storeu_ps(comb + g, _mm512_mul_ps(_mm512_loadu_ps(ws + g), da));
-    acc = _mm512_fmadd_ps(_mm512_loadu_ps(offs + g), _mm512_loadu_ps(ds + g), acc);
-  }
-  offSum = _mm512_reduce_add_ps(acc);
-#endif
-  for (; g < nG; ++g) {
+  for (int64_t g = 0; g < nG; ++g) {
     comb[g] = ws[g] * a.da[G == 32 ? g : g / 2];
     offSum += offs[g] * ds[g];
   }
-  std::fill(comb + nG, comb + nG + 16, 0.0f);
   return offSum;
 }
 
@@ -135,45 +122,6 @@ float dotUnpackedT(const uint8_t* q, const float* ws, const float* offs, int64_t
                    float* comb) {
   const int64_t nG = cols / G;
   const float offSum = combineScales<G>(ws, offs, nG, a, comb);
-#if defined(DUET_AVX512VNNI)
-  // Lane l of a 64-code chunk covers codes 4l..4l+3, i.e. group (4l) / G of the chunk.
-  const __m512i idx = G == 32 ? _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0)
-                              : _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-  constexpr int kGPerChunk = 64 / G;
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-  int64_t c = 0;
-  const int64_t nChunks = cols / 64;
-  for (; c + 2 <= nChunks; c += 2) {
-    const __m512i i0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(q + 64 * c),
-                                           _mm512_loadu_si512(a.qs + 64 * c));
-    const __m512i i1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(q + 64 * c + 64),
-                                           _mm512_loadu_si512(a.qs + 64 * c + 64));
-    const __m512 s0 = _mm512_permutexvar_ps(idx, _mm512_loadu_ps(comb + c * kGPerChunk));
-    const __m512 s1 = _mm512_permutexvar_ps(idx, _mm512_loadu_ps(comb + (c + 1) * kGPerChunk));
-    acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), s0, acc0);
-    acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1), s1, acc1);
-  }
-  for (; c * 64 < cols; ++c) {  // last full chunk, or a half chunk of 32 codes
-    const __mmask64 k = cols - 64 * c >= 64 ? ~__mmask64{0} : __mmask64{0xFFFFFFFFu};
-    const __m512i i0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_maskz_loadu_epi8(k, q + 64 * c),
-                                           _mm512_maskz_loadu_epi8(k, a.qs + 64 * c));
-    const __m512 s0 = _mm512_permutexvar_ps(idx, _mm512_loadu_ps(comb + c * kGPerChunk));
-    acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), s0, acc0);
-  }
-  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + offSum;
-#elif defined(DUET_AVX2)
-  // 16 codes at a time: widen to 16 bits and pmaddwd (exact; maddubs could saturate on 255 * 127).
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t k = 0; k < cols; k += 16) {
-    const __m256i qw = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + k)));
-    const __m256i aw = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.qs + k)));
-    const __m256i p = _mm256_madd_epi16(qw, aw);
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(comb[k / G]), acc);
-  }
-  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-  const __m128 s2 = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1))) + offSum;
-#else
   float sum = offSum;
   for (int64_t g = 0; g < nG; ++g) {
     int32_t isum = 0;
@@ -181,7 +129,6 @@ float dotUnpackedT(const uint8_t* q, const float* ws, const float* offs, int64_t
     sum += comb[g] * static_cast<float>(isum);
   }
   return sum;
-#endif
 }
 
 }  // namespace
