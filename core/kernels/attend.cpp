@@ -8,6 +8,7 @@
 #include "core/kernels/blocks.h"
 #include "core/kernels/ops.h"
 #include "core/kernels/quant.h"
+#include "core/kernels/reduce16.h"
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__) && defined(__F16C__))
 #include <immintrin.h>
@@ -163,12 +164,6 @@ inline __m256 load8(const uint8_t* row, int c) {
   }
 }
 
-inline float hsum8(__m256 v) {
-  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  const __m128 s2 = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
-}
-
 template <GgmlType kT>
 void attendAvx2(const float* q, int G, int D, const KvRows& kv, int P, float scale, float* out,
                 const Scratch& sc) {
@@ -190,7 +185,7 @@ void attendAvx2(const float* q, int G, int D, const KvRows& kv, int P, float sca
           a1 = _mm256_fmadd_ps(_mm256_loadu_ps(qg + 8 * c + 8), _mm256_load_ps(kr + 8 * c + 8), a1);
         }
         if (c < nv) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(qg + 8 * c), _mm256_load_ps(kr + 8 * c), a0);
-        s[static_cast<size_t>(g) * kAttendTile + j] = hsum8(_mm256_add_ps(a0, a1)) * scale;
+        s[static_cast<size_t>(g) * kAttendTile + j] = detail::hsum8(_mm256_add_ps(a0, a1)) * scale;
       }
       const uint8_t* vrow = static_cast<const uint8_t*>(kv.v) + row;
       for (int c = 0; c < nv; ++c) _mm256_storeu_ps(vt + j * D + 8 * c, load8<kT>(vrow, c));

@@ -332,6 +332,26 @@ __m512 dotQ6K(const void* row, int64_t cols, const DecodeAct& a) {
 
 }  // namespace
 
+void buildDecodeInit(GgmlType t, const int8_t* qs, int64_t cols, int32_t* init, int8_t* qsQuad,
+                     int32_t* initQuad) {
+  const int c = decodeInitOffset(t);
+  for (int64_t b = 0; b < cols / 32; ++b) {
+    int32_t sum = 0;
+    for (int j = 0; j < 32; ++j) sum += qs[32 * b + j];
+    for (int l = 0; l < 8; ++l) init[8 * b + l] = c / 8 * sum;  // 8 lanes per block
+    const int64_t g = b / 4, k = b % 4;
+    if (t == GgmlType::kQ4_K || t == GgmlType::kQ5_K) {
+      // dotK45's order: per 128 codes, sub-blocks 0, 2 (low nibbles), then 1, 3 (high nibbles).
+      std::memcpy(qsQuad + 128 * g + 32 * (k % 2 * 2 + k / 2), qs + 32 * b, 32);
+      continue;
+    }
+    if (g >= cols / 128) continue;
+    for (int l = 0; l < 4; ++l) initQuad[16 * g + 4 * k + l] = c / 4 * sum;  // 4 lanes per block
+    std::memcpy(qsQuad + 128 * g + 16 * k, qs + 32 * b, 16);
+    std::memcpy(qsQuad + 128 * g + 64 + 16 * k, qs + 32 * b + 16, 16);
+  }
+}
+
 void dotRowsDecode(GgmlType t, const void* first, size_t rowBytes, int64_t nRows, int64_t cols,
                    const DecodeAct& a, float* out) {
   const auto* p = static_cast<const uint8_t*>(first);
@@ -367,40 +387,6 @@ void dotRowsDecode(GgmlType t, const void* first, size_t rowBytes, int64_t nRows
     default:
       for (int64_t r = 0; r < nRows; ++r) out[r] = 0.0f;
       return;
-  }
-}
-
-}  // namespace duet::kernels::detail
-#endif  // DUET_AVX512VNNI
-
-#if defined(DUET_AVX512VNNI) || defined(DUET_AVX2)
-#include <cstring>
-
-namespace duet::kernels::detail {
-
-int decodeInitOffset(GgmlType t) {
-  // The unpacked form's offset, except for Q6_K, whose fused kernel subtracts its 32 itself.
-  return t == GgmlType::kQ6_K ? 0 : unpackedCodeOffset(t);
-}
-
-void buildDecodeInit(GgmlType t, const int8_t* qs, int64_t cols, int32_t* init, int8_t* qsQuad,
-                     int32_t* initQuad) {
-  const int c = decodeInitOffset(t);
-  for (int64_t b = 0; b < cols / 32; ++b) {
-    int32_t sum = 0;
-    for (int j = 0; j < 32; ++j) sum += qs[32 * b + j];
-    for (int l = 0; l < 8; ++l) init[8 * b + l] = c / 8 * sum;  // 8 lanes per block
-    if (!qsQuad) continue;                                      // the AVX2 kernels read qs / init only
-    const int64_t g = b / 4, k = b % 4;
-    if (t == GgmlType::kQ4_K || t == GgmlType::kQ5_K) {
-      // dotK45's order: per 128 codes, sub-blocks 0, 2 (low nibbles), then 1, 3 (high nibbles).
-      std::memcpy(qsQuad + 128 * g + 32 * (k % 2 * 2 + k / 2), qs + 32 * b, 32);
-      continue;
-    }
-    if (g >= cols / 128) continue;
-    for (int l = 0; l < 4; ++l) initQuad[16 * g + 4 * k + l] = c / 4 * sum;  // 4 lanes per block
-    std::memcpy(qsQuad + 128 * g + 16 * k, qs + 32 * b, 16);
-    std::memcpy(qsQuad + 128 * g + 64 + 16 * k, qs + 32 * b + 16, 16);
   }
 }
 

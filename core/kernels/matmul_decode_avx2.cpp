@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "core/kernels/blocks.h"
+#include "core/kernels/reduce16.h"
 
 namespace duet::kernels::detail {
 namespace {
@@ -61,12 +62,6 @@ inline __m256i dotBytes(__m256i u, __m256i a) {
 #else
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, a), _mm256_set1_epi16(1));
 #endif
-}
-
-inline float hsum(__m256 v) {
-  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  const __m128 s2 = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
 }
 
 // The 32 nibble codes of a Q4 / Q5 block: byte j = element j (low nibbles, then high ones).
@@ -180,8 +175,8 @@ void dotSimple(const uint8_t* row, int64_t cols, const TokenGroup& a, float* out
             _mm256_castps128_ps256(_mm_set_ss(_cvtsh_ss(b[i].m) * a.ds32[nFull * NT + i % 8 + 8 * j])));
   }
   for (int j = 0; j < NT; ++j) {
-    const float sum = hsum(_mm256_add_ps(acc[0][j], acc[1][j]));
-    out[j * ldo] = kHasMin<B> ? sum + hsum(accMin[j]) : sum;
+    const float sum = hsum8(_mm256_add_ps(acc[0][j], acc[1][j]));
+    out[j * ldo] = kHasMin<B> ? sum + hsum8(accMin[j]) : sum;
   }
 }
 
@@ -235,7 +230,7 @@ void dotK45(const uint8_t* row, int64_t cols, const TokenGroup& a, float* out, i
       }
     }
   }
-  for (int j = 0; j < NT; ++j) out[j * ldo] = hsum(_mm256_add_ps(acc[0][j], acc[1][j])) - hsum(accMin[j]);
+  for (int j = 0; j < NT; ++j) out[j * ldo] = hsum8(_mm256_add_ps(acc[0][j], acc[1][j])) - hsum8(accMin[j]);
 }
 
 // Q6_K: per half of 128, 64 bytes of low nibbles and 32 of high bit pairs give four 32-code
@@ -285,7 +280,7 @@ void dotQ6K(const uint8_t* row, int64_t cols, const TokenGroup& a, float* out, i
     }
   }
   for (int j = 0; j < NT; ++j)
-    out[j * ldo] = hsum(_mm256_add_ps(acc[0][j], acc[1][j])) - 32.0f * hsum(accOff[j]);
+    out[j * ldo] = hsum8(_mm256_add_ps(acc[0][j], acc[1][j])) - 32.0f * hsum8(accOff[j]);
 }
 
 template <int NT>

@@ -103,10 +103,7 @@ float dotT(const void* row, const float* x, int64_t cols) {
       acc[u] = _mm256_fmadd_ps(load8<T>(row, k + 8 * u), _mm256_loadu_ps(x + k + 8 * u), acc[u]);
   }
   for (; k + 8 <= cols; k += 8) acc[0] = _mm256_fmadd_ps(load8<T>(row, k), _mm256_loadu_ps(x + k), acc[0]);
-  alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-  float sum = 0.0f;
-  for (float v : lanes) sum += v;
+  float sum = hsum8(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
   for (; k < cols; ++k) sum += scalarAt<T>(row, k) * x[k];
   return sum;
 }

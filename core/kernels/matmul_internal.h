@@ -38,6 +38,9 @@ int unpackGroupSize(GgmlType t);
 // The code offset c of the symmetric types, whose unpacked groups all have offs[g] = c * ws[g]
 // (-128 Q8_0, -8 Q4_0, -16 Q5_0, -32 Q6_K); 0 for the types with a free offset per group.
 int unpackedCodeOffset(GgmlType t);
+// The offset the fused decode kernels fold into the start values of their integer lanes: as
+// unpackedCodeOffset, except 0 for Q6_K, whose kernels subtract its 32 themselves.
+int decodeInitOffset(GgmlType t);
 
 // Unpacks one row of `cols` elements of quantized type t (cols a multiple of its block size).
 // q: [cols] codes, ws/offs: [cols / G].
@@ -67,29 +70,6 @@ float dotFloatRow(GgmlType t, const void* row, const float* x, int64_t cols);
 void dotFloatRows(GgmlType t, const void* first, size_t rowBytes, int64_t nRows, const float* x, int64_t cols,
                   float* out);
 
-#if defined(DUET_AVX512VNNI) || defined(DUET_AVX2)
-// ---- Decode: fused per-type row dots (AVX-512 VNNI: matmul_decode.cpp, AVX2:
-// matmul_decode_avx2.cpp) ----
-
-struct DecodeAct {
-  const int8_t* qs;     // [cols]
-  const float* da;      // [cols/32]
-  const float* ds32;    // [cols/32]
-  const float* ds16;    // [cols/16]
-  const int32_t* init;  // [cols/4] dpbusd start values folding in the type's code offset
-  // Quad order for the nibble types, per 128 codes q: bytes [128q + 16b + j] = qs[128q + 32b + j]
-  // and [128q + 64 + 16b + j] = qs[128q + 32b + 16 + j] (b < 4, j < 16); initQuad has 4 lanes per
-  // block. Only whole groups of 128 are present. For Q4_K / Q5_K the 32-code blocks of each 128
-  // in the order 0, 2, 1, 3 instead (dotK45).
-  const int8_t* qsQuad;      // [cols/128 * 128]
-  const int32_t* initQuad;   // [cols/128 * 16]
-};
-// The code offset c of symmetric types (x = d * (q + c)): -128 Q8_0, -8 Q4_0, -16 Q5_0, else 0.
-int decodeInitOffset(GgmlType t);
-// Builds init / qsQuad / initQuad (see DecodeAct) for one token's codes qs; with qsQuad null, init only.
-void buildDecodeInit(GgmlType t, const int8_t* qs, int64_t cols, int32_t* init, int8_t* qsQuad,
-                     int32_t* initQuad);
-#endif
 #if defined(DUET_AVX2) && !defined(DUET_AVX512VNNI)
 // Whether dotRowsDecodeAvx2 has a fused kernel for type t (every quantized type but Q8_K).
 bool avx2DecodeHas(GgmlType t);
@@ -97,7 +77,7 @@ bool avx2DecodeHas(GgmlType t);
 // pointer per array serves every token of the group (nb = cols / 32 blocks, in groups of 8):
 //   qs[(b * n + j) * 32 + e]        code e of block b of token j
 //   init[(b * n + j) * 8 + l]       start values of block b's integer lanes (c / 8 * the block's
-//                                   code sum, c = decodeInitOffset; see DecodeAct::init)
+//                                   code sum, c = decodeInitOffset; lane l covers codes 4l..4l+3)
 //   da, ds32[(o * n + j) * 8 + k]   scale / scaled code sum of block 8o + k (zero past the last)
 //   ds16[(o * n + j) * 16 + k]      scaled code sum of half block 16o + k (zero past the last)
 struct TokenGroup {
@@ -123,6 +103,24 @@ void dotRowsDecodeAvx2(GgmlType t, const void* first, size_t rowBytes, int64_t n
                        const TokenGroup& a, float* out, int64_t ldo);
 #endif
 #if defined(DUET_AVX512VNNI)
+// ---- Decode (AVX-512 VNNI): fused per-type row dots, matmul_decode.cpp ----
+
+struct DecodeAct {
+  const int8_t* qs;     // [cols]
+  const float* da;      // [cols/32]
+  const float* ds32;    // [cols/32]
+  const float* ds16;    // [cols/16]
+  const int32_t* init;  // [cols/4] dpbusd start values folding in the type's code offset
+  // Quad order for the nibble types, per 128 codes q: bytes [128q + 16b + j] = qs[128q + 32b + j]
+  // and [128q + 64 + 16b + j] = qs[128q + 32b + 16 + j] (b < 4, j < 16); initQuad has 4 lanes per
+  // block. Only whole groups of 128 are present. For Q4_K / Q5_K the 32-code blocks of each 128
+  // in the order 0, 2, 1, 3 instead (dotK45).
+  const int8_t* qsQuad;     // [cols/128 * 128]
+  const int32_t* initQuad;  // [cols/128 * 16]
+};
+// Builds init / qsQuad / initQuad (see DecodeAct) for one token's codes qs.
+void buildDecodeInit(GgmlType t, const int8_t* qs, int64_t cols, int32_t* init, int8_t* qsQuad,
+                     int32_t* initQuad);
 // out[r] = dot(row r, a) for the nRows rows of type t at first + r * rowBytes. Each row's result is
 // the same whichever rows it is called with (a thread's share of a matrix may start anywhere).
 void dotRowsDecode(GgmlType t, const void* first, size_t rowBytes, int64_t nRows, int64_t cols,

@@ -201,6 +201,10 @@ int unpackedCodeOffset(GgmlType t) {
   }
 }
 
+int decodeInitOffset(GgmlType t) {
+  return t == GgmlType::kQ6_K ? 0 : unpackedCodeOffset(t);
+}
+
 void unpackRow(GgmlType t, const void* row, int64_t cols, uint8_t* q, float* ws, float* offs) {
   switch (t) {
     case GgmlType::kQ8_0: unpack32<BlockQ8_0>(t, row, cols / 32, q, ws, offs); return;

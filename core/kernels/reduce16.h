@@ -1,5 +1,5 @@
-// Horizontal reductions 16 at a time (AVX-512): a decode kernel computes, per weight row, a
-// vector whose lane sum is the row's dot product, and reduce16 sums 16 such vectors in one
+// Horizontal reductions 16 at a time (AVX-512; and hsum8 for the AVX2 kernels): a decode kernel computes, per
+// weight row, a vector whose lane sum is the row's dot product, and reduce16 sums 16 such vectors in one
 // transpose tree (46 operations) instead of a horizontal reduction per row (~8 dependent ones),
 // which had cost decode a fixed share of every short row. The activation quantizer takes the
 // block maxima and code sums of 16 blocks the same way.
@@ -49,6 +49,21 @@ inline void dotRowsBy16(const uint8_t* first, size_t rowBytes, int64_t nRows, fl
     for (int r = n; r < 16; ++r) v[r] = _mm512_setzero_ps();
     _mm512_mask_storeu_ps(out + r0, static_cast<__mmask16>((1u << n) - 1), reduce16(v));
   }
+}
+
+}  // namespace duet::kernels::detail
+#endif
+
+#if defined(__AVX__)
+#include <immintrin.h>
+
+namespace duet::kernels::detail {
+
+// Sum of the 8 lanes of v (AVX2 kernels): halves, then pairs, then the last two, a fixed order.
+inline float hsum8(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 s2 = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
 }
 
 }  // namespace duet::kernels::detail
