@@ -397,7 +397,7 @@ void matmulQuant(const MatrixView& w, const float* x, int64_t nTok, float* y, Th
 #if defined(DUET_AVX512VNNI)
   if (nTok < kQuantPrefillMinTok) return quantDecode({&w, 1}, x, nTok, {&y, 1}, pool);
 #elif defined(DUET_AVX2)
-  if (avx2DecodeHas(w.type)) return quantDecode({&w, 1}, x, nTok, {&y, 1}, pool);
+  return quantDecode({&w, 1}, x, nTok, {&y, 1}, pool);
 #endif
   ActScratch& a = actsFor(nTok, cols);
 
@@ -507,8 +507,7 @@ void matmulShared(std::span<const MatrixView> ws, const float* x, int64_t nTok, 
   if (alike && unpackGroupSize(ws[0].type) != 0 && nTok < kQuantPrefillMinTok)
     return quantDecode(ws, x, nTok, ys, pool);
 #elif defined(DUET_AVX2)
-  if (alike && unpackGroupSize(ws[0].type) != 0 && avx2DecodeHas(ws[0].type))
-    return quantDecode(ws, x, nTok, ys, pool);
+  if (alike && unpackGroupSize(ws[0].type) != 0) return quantDecode(ws, x, nTok, ys, pool);
 #endif
   for (size_t i = 0; i < ws.size(); ++i) matmul(ws[i], x, nTok, ys[i], pool);
 }

@@ -315,22 +315,6 @@ void rowsFor(GgmlType t, const uint8_t* first, size_t rowBytes, int64_t nRows, i
 
 }  // namespace
 
-bool avx2DecodeHas(GgmlType t) {
-  switch (t) {
-    case GgmlType::kQ8_0:
-    case GgmlType::kQ4_0:
-    case GgmlType::kQ4_1:
-    case GgmlType::kQ5_0:
-    case GgmlType::kQ5_1:
-    case GgmlType::kQ4_K:
-    case GgmlType::kQ5_K:
-    case GgmlType::kQ6_K:
-      return true;
-    default:
-      return false;
-  }
-}
-
 TokenGroupSizes tokenGroupSizes(int64_t cols) {
   const int64_t nb = cols / 32, no = (nb + 7) / 8;
   return {cols, cols / 4, 8 * no, 16 * no};
@@ -345,9 +329,10 @@ void packTokenGroup(GgmlType t, const int8_t* qs, const float* da, const float* 
     for (int64_t b = 0; b < nb; ++b) {
       const int8_t* src = qs + j * cols + 32 * b;
       std::memcpy(gqs + (b * n + j) * 32, src, 32);
+      if (c == 0) continue;  // no offset to fold in: the kernels of these types do not read init
       int32_t sum = 0;
       for (int k = 0; k < 32; ++k) sum += src[k];
-      std::fill_n(ginit + (b * n + j) * 8, 8, c / 8 * sum);  // c is a multiple of 8 (or 0)
+      std::fill_n(ginit + (b * n + j) * 8, 8, c / 8 * sum);  // c is a multiple of 8
     }
     for (int64_t o = 0; o < no; ++o) {
       for (int k = 0; k < 8; ++k) {

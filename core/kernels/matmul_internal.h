@@ -71,13 +71,12 @@ void dotFloatRows(GgmlType t, const void* first, size_t rowBytes, int64_t nRows,
                   float* out);
 
 #if defined(DUET_AVX2) && !defined(DUET_AVX512VNNI)
-// Whether dotRowsDecodeAvx2 has a fused kernel for type t (every quantized type but Q8_K).
-bool avx2DecodeHas(GgmlType t);
 // The activations of a group of n <= 4 tokens, interleaved for the AVX2 row dots so that one
 // pointer per array serves every token of the group (nb = cols / 32 blocks, in groups of 8):
 //   qs[(b * n + j) * 32 + e]        code e of block b of token j
 //   init[(b * n + j) * 8 + l]       start values of block b's integer lanes (c / 8 * the block's
-//                                   code sum, c = decodeInitOffset; lane l covers codes 4l..4l+3)
+//                                   code sum, c = decodeInitOffset; lane l covers codes 4l..4l+3;
+//                                   left unwritten where c = 0)
 //   da, ds32[(o * n + j) * 8 + k]   scale / scaled code sum of block 8o + k (zero past the last)
 //   ds16[(o * n + j) * 16 + k]      scaled code sum of half block 16o + k (zero past the last)
 struct TokenGroup {
@@ -97,8 +96,9 @@ TokenGroupSizes tokenGroupSizes(int64_t cols);
 // ds16 stride cols / 16) into a group's arrays, with init for weight type t.
 void packTokenGroup(GgmlType t, const int8_t* qs, const float* da, const float* ds32, const float* ds16,
                     int64_t cols, int n, int8_t* gqs, int32_t* ginit, float* gda, float* gds32, float* gds16);
-// out[j * ldo + r] = dot(row r, token j of the group) for the nRows rows of type t at first +
-// r * rowBytes. A row's result does not depend on the rows beside it.
+// out[j * ldo + r] = dot(row r, token j of the group) for the nRows rows of quantized type t
+// (every supported one has a kernel here) at first + r * rowBytes. A row's result does not depend
+// on the rows beside it.
 void dotRowsDecodeAvx2(GgmlType t, const void* first, size_t rowBytes, int64_t nRows, int64_t cols,
                        const TokenGroup& a, float* out, int64_t ldo);
 #endif
