@@ -138,15 +138,18 @@ TEST_P(MatmulVsReference, AllShapesTokenCountsAndPools) {
 // Token counts that need several passes over each row tile (the prefill paths work on blocks of
 // 16-token vectors), plus a one-row matrix that leaves the second thread without rows. 300
 // tokens take F32 weights to Eigen's GEMM (kFloatEigenMinTok in matmul.cpp). 230 rows of 4864
-// give each thread more rows than one panel of the prefill tiles' results holds (storePanel).
+// give each thread more rows than one panel of the prefill tiles' results holds (storePanel); 100
+// rows of 4864 at 90 tokens take F16 / BF16 rows in three widened panels (the last a partial tile)
+// with two passes of token vectors over each.
 TEST_P(MatmulVsReference, LargePrefillBatch) {
   const GgmlType t = GetParam();
   ThreadPool pool(2);
   struct Case {
     int64_t rows, cols, nTok;
   };
-  for (const Case c : {Case{41, 512, 33}, Case{41, 512, 64}, Case{41, 512, 100}, Case{9, 4864, 40},
-                       Case{1, 512, 20}, Case{1, 512, 1}, Case{37, 512, 300}, Case{230, 4864, 20}}) {
+  for (const Case c :
+       {Case{41, 512, 33}, Case{41, 512, 64}, Case{41, 512, 100}, Case{9, 4864, 40}, Case{1, 512, 20},
+        Case{1, 512, 1}, Case{37, 512, 300}, Case{230, 4864, 20}, Case{100, 4864, 90}}) {
     const Weights w = makeWeights(t, c.rows, c.cols, 99);
     const auto x = makeActs(c.nTok, c.cols, true, 5);
     const std::string err = checkMatmul(w, x, c.nTok, true, pool);
