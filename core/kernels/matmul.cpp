@@ -43,11 +43,14 @@ constexpr int64_t kFloatRowTile = 6;
 // Q8_0 627 / 644 / 685; before balancing 662 and 633).
 constexpr int64_t kQuantPanelBytes = 512 << 10;
 constexpr int64_t kFloatTokVecBlock = 4;
-constexpr int64_t kFloatPanelTiles = 16;         // float prefill: row tiles per piece, F32 weights
-constexpr int64_t kFloatWidenBytes = 1 << 20;    // and F16 / BF16 rows per piece, as F32 (matmulFloat)
-constexpr int64_t kFloatPanelBytes = 256 << 10;  // widened F16 / BF16 rows per thread, Eigen path
+// Pieces of the float prefill: row tiles of F32 weights (used in place), or F16 / BF16 rows widened
+// to F32 once per piece, for the broadcast tiles (AVX-512, ~1 MB of L2 reused by every pass of
+// token vectors) and for Eigen's GEMM (the portable build, whose CPUs may have far less L2).
+constexpr int64_t kFloatPanelTiles = 16;
+constexpr int64_t kFloatWidenBytes = 1 << 20;
+constexpr int64_t kEigenWidenBytes = 256 << 10;
 // From this many tokens F32 weights (used in place) take Eigen's GEMM on AVX-512 too; below it,
-// and for F16 / BF16 (widened per tile), the broadcast tiles win. kernels_bench, 2 threads, F32,
+// and for F16 / BF16 (widened per piece), the broadcast tiles win. kernels_bench, 2 threads, F32,
 // best of 9, tiles vs Eigen in GOP/s: BM_MatmulTiny (512 tokens) 288x288 207 / 256, 768x288
 // 227 / 263, 288x768 228 / 266; BM_Matmul 4864x896 at 64 / 128 / 512 tokens 306 / 270 / 289 vs
 // 240 / 253 / 275, 896x4864 307 / 262 / 255 vs 203 / 242 / 275; F16 4864x896x128 254 vs 190.
@@ -224,7 +227,7 @@ void matmulAmx(const MatrixView& w, const float* x, int64_t nTok, float* y, Thre
 
 // Prefill of float weights with Eigen's GEMM (packed, cache-blocked panels): each thread
 // multiplies its share of the rows by all tokens. F32 rows are used in place; F16 / BF16 rows are
-// widened into a per-thread panel of kFloatPanelBytes first. Deterministic: Eigen's blocking
+// widened into a per-thread panel of kEigenWidenBytes first. Deterministic: Eigen's blocking
 // depends only on the shapes and the CPU's cache sizes.
 void floatPrefillEigen(const MatrixView& w, const float* x, int64_t nTok, float* y, ThreadPool& pool) {
   using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -235,7 +238,7 @@ void floatPrefillEigen(const MatrixView& w, const float* x, int64_t nTok, float*
     ThreadPool::split(rows, ith, nth, r0, r1);
     if (r0 >= r1) return;
     const Eigen::Map<const RowMat> xm(x, nTok, cols);
-    const int64_t panel = inPlace ? r1 - r0 : std::max<int64_t>(16, kFloatPanelBytes / (cols * 4));
+    const int64_t panel = inPlace ? r1 - r0 : std::max<int64_t>(16, kEigenWidenBytes / (cols * 4));
     float* wf =
         inPlace ? nullptr : grow(weightScratch().wf, static_cast<size_t>(std::min(panel, r1 - r0) * cols));
     for (int64_t p0 = r0; p0 < r1; p0 += panel) {

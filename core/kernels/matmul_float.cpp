@@ -1,5 +1,5 @@
 // Float-weight kernels (F32 / F16 / BF16): a row dot for decode and, on AVX-512, a prefill tile
-// with 16 tokens in the lanes and broadcast f32 weights (rows converted once per tile).
+// with 16 tokens in the lanes and broadcast f32 weights (F16 / BF16 rows widened by the caller).
 #include <immintrin.h>
 
 #include <algorithm>
