@@ -8,12 +8,14 @@
 #include <immintrin.h>
 #include <sys/mman.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <map>
 #include <memory>
 #include <random>
 #include <vector>
 
+#include "core/kernels/attend.h"
 #include "core/kernels/matmul.h"
 #include "core/kernels/matmul_internal.h"
 #include "core/kernels/quant.h"
@@ -159,6 +161,39 @@ void BM_QuantizeActs(benchmark::State& state) {
                          benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_QuantizeActs);
+
+// The decode step's attention (kernels::attendOne) deep into a reasoning signal:
+// BM_AttendOne/<kv>/<P>/<threads>, one query position over P cached positions of qwen3's shape
+// (head size 128, G = 2 query heads per KV head), kv 0 = F16 rows, 1 = Q8_0. Each thread reads
+// its own KV head, from copies that together pass DUET_BENCH_MIB (default 64), as a model's 8
+// KV heads per layer would. bytes_per_second = K and V bytes read.
+void BM_AttendOne(benchmark::State& state) {
+  const GgmlType t = state.range(0) == 0 ? GgmlType::kF16 : GgmlType::kQ8_0;
+  const int P = static_cast<int>(state.range(1)), D = 128, G = 2;
+  ThreadPool& p = pool(static_cast<int>(state.range(2)));
+  const WeightSet& kv = weights(t, 2 * static_cast<int64_t>(P), D);  // K rows, then V rows
+  std::vector<float> q(static_cast<size_t>(G * D), 0.1f);
+  const size_t scratch = kn::attendScratchFloats(G, D);
+  std::vector<float> out(static_cast<size_t>(p.size() * G * D)), sc(static_cast<size_t>(p.size()) * scratch);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  int copy = 0;
+  for (auto _ : state) {
+    p.run([&](int ith, int) {
+      const uint8_t* base = kv.data.data() + kv.matBytes * static_cast<size_t>((copy + ith) % kv.nCopies);
+      const kn::KvRows rows{base, base + kv.rowBytes * static_cast<size_t>(P), kv.rowBytes, t};
+      kn::attendOne(q.data(), G, D, rows, P, scale, out.data() + ith * G * D, sc.data() + ith * scratch);
+    });
+    benchmark::DoNotOptimize(out.data());
+    copy = (copy + p.size()) % kv.nCopies;
+  }
+  state.SetLabel(std::string(duet::ggmlTypeName(t)));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * p.size() *
+                          static_cast<int64_t>(kv.matBytes));
+}
+BENCHMARK(BM_AttendOne)
+    ->ArgNames({"kv", "P", "threads"})
+    ->ArgsProduct({{0, 1}, {512, 4096}, {1, 2}})
+    ->UseRealTime();
 
 // Memory read bandwidth: summing a buffer split across the pool's threads, the ceiling that
 // decode speed is compared against (weights are streamed once per token). BM_ReadBandwidth/

@@ -17,16 +17,45 @@
 namespace duet::kernels {
 namespace {
 
-// attendOne's scratch (attendScratchFloats): tile scores [G][kAttendTile], running maxima and
-// sums [G], and the V tile widened to floats [kAttendTile][D] (SIMD path only).
+// attendOne's scratch (attendScratchFloats), 64-byte aligned so that no vector load or store
+// of the SIMD paths straddles two cache lines (with the V tile 16 bytes off, as the scratch
+// happened to sit, the AVX-512 kernel ran 2-3x below its ports' rate): the V tile widened to
+// floats [kAttendTile][D], the per-position partial sums [G][16][16] and the query heads [G][D]
+// (SIMD paths only), tile scores [G][kAttendTile], running maxima and sums [G].
 struct Scratch {
+  float* vt;
+  float* part;
+  float* q;
   float* s;
   float* mx;
   float* sum;
-  float* vt;
-  Scratch(float* base, int G)
-      : s(base), mx(s + static_cast<size_t>(G) * kAttendTile), sum(mx + G), vt(sum + G) {}
+  Scratch(float* base, int G, int D)
+      : vt(align64(base)),
+        part(vt + static_cast<size_t>(kAttendTile) * D),
+        q(part + static_cast<size_t>(G) * 256),
+        s(q + static_cast<size_t>(G) * D),
+        mx(s + static_cast<size_t>(G) * kAttendTile),
+        sum(mx + G) {}
+  static float* align64(float* p) {
+    return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 63) & ~static_cast<uintptr_t>(63));
+  }
 };
+
+// max(init, x[0 .. n)), n <= kAttendTile. Exact in any order, so every path gets the same value;
+// as a scalar chain it had cost the AVX-512 decode kernel ~4 cycles per position and head.
+float tileMax(const float* x, int n, float init) {
+#if defined(__AVX512F__)
+  static_assert(kAttendTile <= 32);
+  const auto lo = static_cast<__mmask16>(n >= 16 ? 0xFFFF : (1u << n) - 1);
+  const auto hi = static_cast<__mmask16>(n >= 32 ? 0xFFFF : n > 16 ? (1u << (n - 16)) - 1 : 0);
+  const __m512 ninf = _mm512_set1_ps(-INFINITY);
+  const __m512 m = _mm512_max_ps(_mm512_mask_loadu_ps(ninf, lo, x), _mm512_mask_loadu_ps(ninf, hi, x + 16));
+  return std::max(init, _mm512_reduce_max_ps(m));
+#else
+  for (int j = 0; j < n; ++j) init = std::max(init, x[j]);
+  return init;
+#endif
+}
 
 // Softmax bookkeeping of one tile: s[g * kAttendTile + j] holds scale * q_g . K_j for j < T on
 // entry and exp(score - running max) on exit; out rows are rescaled to the new maximum.
@@ -34,7 +63,7 @@ void tileSoftmax(const Scratch& sc, int G, int D, int T, float* out) {
   float *s = sc.s, *mx = sc.mx, *sum = sc.sum;
   for (int g = 0; g < G; ++g) {
     float* sg = s + static_cast<size_t>(g) * kAttendTile;
-    const float newMax = std::max(mx[g], *std::max_element(sg, sg + T));
+    const float newMax = tileMax(sg, T, mx[g]);
     const float corr = std::exp(mx[g] - newMax);  // 0 on the first tile (mx = -inf)
     sum[g] = sum[g] * corr + expSubSum(sg, T, newMax);
     mx[g] = newMax;
@@ -93,32 +122,72 @@ inline __m512 load16(const uint8_t* row, int c) {
   }
 }
 
+// Software prefetch distances of the decode attention, in bytes of each of the K and V streams.
+constexpr size_t kPrefetchNear = 2048, kPrefetchFar = 8192;
+
+// The K and V rows that start `at` bytes into their streams.
+template <_mm_hint kHint>
+inline void prefetchRows(const KvRows& kv, size_t at) {
+  for (size_t o = 0; o < kv.rowBytes; o += 64) {
+    _mm_prefetch(static_cast<const char*>(kv.k) + at + o, kHint);
+    _mm_prefetch(static_cast<const char*>(kv.v) + at + o, kHint);
+  }
+}
+
 // NV = D / 16 vectors per row. Per position, the K row is converted once into registers and
-// dotted with every query head; per tile, the V rows are converted once into scratch (L1) and
-// each head's output accumulates in registers over them.
+// dotted with every query head into a vector of partial sums; one transpose tree (reduce16) then
+// sums 16 positions' vectors per head (a horizontal reduction per position and head, a chain of
+// dependent shuffles, had made the kernel compute-bound). Per tile, the V rows are converted
+// once into scratch (L1) and each head's output accumulates in registers over them.
 template <GgmlType kT, int NV>
 void attendAvx512(const float* q, int G, const KvRows& kv, int P, float scale, float* out,
                   const Scratch& sc) {
   constexpr int D = 16 * NV;
   float *s = sc.s, *vt = sc.vt;
+  __m512* part = reinterpret_cast<__m512*>(sc.part);
+  const __m512 vscale = _mm512_set1_ps(scale);
+  const auto* kbase = static_cast<const uint8_t*>(kv.k);
+  const auto* vbase = static_cast<const uint8_t*>(kv.v);
+  const int nearRows = std::max<int>(1, static_cast<int>(kPrefetchNear / kv.rowBytes));
+  const int farRows = std::max<int>(2, static_cast<int>(kPrefetchFar / kv.rowBytes));
   for (int p0 = 0; p0 < P; p0 += kAttendTile) {
     const int T = std::min(kAttendTile, P - p0);
-    for (int j = 0; j < T; ++j) {
-      const size_t row = static_cast<size_t>(p0 + j) * kv.rowBytes;
-      const uint8_t* krow = static_cast<const uint8_t*>(kv.k) + row;
-      __m512 kr[NV];
-      for (int c = 0; c < NV; ++c) kr[c] = load16<kT>(krow, c);
-      for (int g = 0; g < G; ++g) {
-        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-        for (int c = 0; c + 1 < NV; c += 2) {
-          a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + g * D + 16 * c), kr[c], a0);
-          a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + g * D + 16 * c + 16), kr[c + 1], a1);
+    for (int j0 = 0; j0 < T; j0 += 16) {
+      const int n = std::min(16, T - j0);
+      for (int j = 0; j < n; ++j) {
+        const int pos = p0 + j0 + j;
+        const uint8_t* krow = kbase + static_cast<size_t>(pos) * kv.rowBytes;
+        // The K and V rows a few positions ahead into L1 and further ahead into L2: the rows
+        // come from DRAM (a 4096-position cache of qwen3's shape is 2 MiB per KV head and layer),
+        // and the hardware prefetcher alone kept too few lines in flight (kernels_bench
+        // BM_AttendOne/kv:0/P:4096/threads:2, DUET_BENCH_MIB=512, three alternating rounds with
+        // the scratch aligned: 16.4-16.8 -> 21.2-22.0 GB/s; the L2 stream alone gave 17-19).
+        if (pos + nearRows < P)
+          prefetchRows<_MM_HINT_T0>(kv, static_cast<size_t>(pos + nearRows) * kv.rowBytes);
+        if (pos + farRows < P)
+          prefetchRows<_MM_HINT_T1>(kv, static_cast<size_t>(pos + farRows) * kv.rowBytes);
+        __m512 kr[NV];
+        for (int c = 0; c < NV; ++c) kr[c] = load16<kT>(krow, c);
+        for (int g = 0; g < G; ++g) {
+          __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+          for (int c = 0; c + 1 < NV; c += 2) {
+            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + g * D + 16 * c), kr[c], a0);
+            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + g * D + 16 * c + 16), kr[c + 1], a1);
+          }
+          if constexpr (NV % 2 == 1)
+            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + g * D + 16 * (NV - 1)), kr[NV - 1], a0);
+          _mm512_storeu_ps(reinterpret_cast<float*>(part + g * 16 + j), _mm512_add_ps(a0, a1));
         }
-        if constexpr (NV % 2 == 1)
-          a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + g * D + 16 * (NV - 1)), kr[NV - 1], a0);
-        s[static_cast<size_t>(g) * kAttendTile + j] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) * scale;
       }
-      const uint8_t* vrow = static_cast<const uint8_t*>(kv.v) + row;
+      const auto m = static_cast<__mmask16>((1u << n) - 1);
+      for (int g = 0; g < G; ++g) {
+        for (int j = n; j < 16; ++j) part[g * 16 + j] = _mm512_setzero_ps();
+        _mm512_mask_storeu_ps(s + static_cast<size_t>(g) * kAttendTile + j0, m,
+                              _mm512_mul_ps(detail::reduce16(part + g * 16), vscale));
+      }
+    }
+    for (int j = 0; j < T; ++j) {
+      const uint8_t* vrow = vbase + static_cast<size_t>(p0 + j) * kv.rowBytes;
       for (int c = 0; c < NV; ++c) _mm512_storeu_ps(vt + j * D + 16 * c, load16<kT>(vrow, c));
     }
     tileSoftmax(sc, G, D, T, out);
@@ -214,7 +283,8 @@ void attendAvx2(const float* q, int G, int D, const KvRows& kv, int P, float sca
 
 void attendOne(const float* q, int G, int D, const KvRows& kv, int P, float scale, float* out,
                float* scratch) {
-  const Scratch sc(scratch, G);
+  const Scratch sc(scratch, G, D);
+  q = std::copy(q, q + static_cast<size_t>(G) * D, sc.q) - static_cast<size_t>(G) * D;  // aligned
   std::fill(out, out + static_cast<size_t>(G) * D, 0.0f);
   std::fill(sc.mx, sc.mx + G, -INFINITY);
   std::fill(sc.sum, sc.sum + G, 0.0f);

@@ -28,7 +28,7 @@ struct KvRows {
 // multiple of 16 up to 256 take the AVX-512 path (without AVX-512: multiples of 8 up to 256 an
 // AVX2 one), others a scalar one (Q8_0 rows: D a multiple of 32).
 inline size_t attendScratchFloats(int G, int D) {
-  return static_cast<size_t>(G) * (kAttendTile + 2) + static_cast<size_t>(kAttendTile) * D;
+  return static_cast<size_t>(kAttendTile) * D + static_cast<size_t>(G) * (256 + D + kAttendTile + 2) + 16;
 }
 
 // out[g * D + i] = sum_{j < P} softmax_j(scale * dot(q_g, K_j)) * V_j[i] for g < G, with
