@@ -103,33 +103,37 @@ void matmulArgs(benchmark::internal::Benchmark* b) {
   b->ArgNames({"type", "rows", "cols", "nTok", "threads"});
   for (int64_t ti = 0; ti < static_cast<int64_t>(std::size(kTypes)); ++ti)
     for (auto [rows, cols] : {std::pair<int64_t, int64_t>{4864, 896}, {896, 4864}})
-      for (int64_t nTok : {1, 16, 32, 64, 128, 512})
+      for (int64_t nTok : {1, 8, 16, 32, 64, 128, 512})
         for (int64_t th : {1, 2}) b->Args({ti, rows, cols, nTok, th});
   b->UseRealTime();
 }
 BENCHMARK(BM_Matmul)->Apply(matmulArgs);
 
-// The 6.3 M llama's prefill shapes (288 wide, FFN 768; duet synth --preset llama-6m), a 512-token
-// chunk: small matrices whose whole pass is a few hundred microseconds, so tiling and fork-join
-// costs show. BM_MatmulTiny/<rows>/<cols>/<threads>, F32.
+// The 6.3 M llama's shapes (288 wide, FFN 768; duet synth --preset llama-6m): a 512-token prefill
+// chunk, or 8 sequences decoded together (duet eval --batch 8 on small models): small matrices
+// whose whole pass is a few to a few hundred microseconds, so tiling and fork-join costs show.
+// BM_MatmulTiny/<type>/<rows>/<cols>/<nTok>/<threads>, type as in BM_Matmul (0 F32, 1 F16).
 void BM_MatmulTiny(benchmark::State& s) {
-  const int64_t rows = s.range(0), cols = s.range(1), nTok = 512;
-  const WeightSet& w = weights(GgmlType::kF32, rows, cols);
-  ThreadPool& p = pool(static_cast<int>(s.range(2)));
+  const GgmlType t = kTypes[s.range(0)];
+  const int64_t rows = s.range(1), cols = s.range(2), nTok = s.range(3);
+  const WeightSet& w = weights(t, rows, cols);
+  ThreadPool& p = pool(static_cast<int>(s.range(4)));
   std::vector<float> x(static_cast<size_t>(nTok * cols), 0.5f), y(static_cast<size_t>(nTok * rows));
-  const kn::MatrixView view{GgmlType::kF32, w.data.data(), rows, cols, w.rowBytes};
+  const kn::MatrixView view{t, w.data.data(), rows, cols, w.rowBytes};
   for (auto _ : s) {
     kn::matmul(view, x.data(), nTok, y.data(), p);
     benchmark::DoNotOptimize(y.data());
   }
+  s.SetLabel(std::string(duet::ggmlTypeName(t)));
   s.counters["GOPS"] = benchmark::Counter(2.0 * static_cast<double>(rows * cols * nTok) / 1e9,
                                           benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_MatmulTiny)
-    ->ArgNames({"rows", "cols", "threads"})
-    ->ArgsProduct({{288}, {288}, {1, 2}})
-    ->ArgsProduct({{768}, {288}, {1, 2}})
-    ->ArgsProduct({{288}, {768}, {1, 2}})
+    ->ArgNames({"type", "rows", "cols", "nTok", "threads"})
+    ->ArgsProduct({{0}, {288}, {288}, {512}, {1, 2}})
+    ->ArgsProduct({{0}, {768}, {288}, {512}, {1, 2}})
+    ->ArgsProduct({{0}, {288}, {768}, {512}, {1, 2}})
+    ->ArgsProduct({{0, 1}, {288, 768}, {288}, {1, 8, 16}, {1, 2}})
     ->UseRealTime();
 
 void BM_PoolRun(benchmark::State& state) {

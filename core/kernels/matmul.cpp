@@ -30,7 +30,17 @@ using namespace detail;
 // lane-per-token tiles win even with half-empty lanes (they need AVX-512 VNNI).
 constexpr int64_t kQuantPrefillMinTok = 6;
 constexpr int64_t kDecodeRowBlock = 16;  // decode: rows per row-dot call, each token over them
+// Float weights: below this many tokens each row's weights are converted once for up to four
+// tokens' row dots (dotFloatRowsMulti); from here on the broadcast tiles. kernels_bench, 2 threads,
+// tiles vs row dots in us: 4864 x 896 from DRAM (DUET_BENCH_MIB=512) at 8 tokens F16 1153 / 538,
+// F32 1224 / 967, at 16 F16 1170 / 919, F32 1254 / 1351; BM_MatmulTiny 288 x 288 at 8 tokens F16
+// 25.1 / 14.5, F32 18.5 / 16.6, at 16 F16 25.4 / 25.8, F32 17.9 / 19.6. The tiles' lanes hold 16
+// tokens (half empty at 8), and F16 / BF16 rows must first be widened into L2.
+#if defined(DUET_AVX512VNNI)
+constexpr int64_t kFloatPrefillMinTok = 16;
+#else
 constexpr int64_t kFloatPrefillMinTok = 6;
+#endif
 // Weight rows per prefill tile: 6 rows x 2 token vectors load 8 vectors per 12 dpbusd (4 x 2:
 // 6 per 8); kernels_bench 4864 x 896 x 128 tokens, 1 thread, best of 9: Q8_0 340 -> 355 GOP/s.
 constexpr int64_t kQuantRowTile = 6;
@@ -151,8 +161,12 @@ void floatDecode(std::span<const MatrixView> ws, const float* x, int64_t nTok, s
   const int64_t cols = ws[0].cols;
   forDecodeBlocks(ws, pool, [&](size_t i, int64_t b, int64_t n) {
     const MatrixView& w = ws[i];
+#if defined(DUET_AVX512VNNI)
+    dotFloatRowsMulti(w.type, rowPtr(w, b), w.rowBytes, n, x, nTok, cols, ys[i] + b, w.rows);
+#else
     for (int64_t t = 0; t < nTok; ++t)
       dotFloatRows(w.type, rowPtr(w, b), w.rowBytes, n, x + t * cols, cols, ys[i] + t * w.rows + b);
+#endif
   });
 }
 

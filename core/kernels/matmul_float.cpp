@@ -58,6 +58,76 @@ float dotT(const void* row, const float* x, int64_t cols) {
   return _mm512_reduce_add_ps(dotVec<T>(row, x, cols));
 }
 
+// dotVec for TG tokens at once (x rows cols apart): each 16 weights are converted once for all
+// of them, and every token's vector is the bits dotVec gives it (the same four accumulators in
+// the same order), so a token's result does not depend on how many were decoded with it.
+template <GgmlType T, int TG, bool kPrefetch>
+void dotVecMulti(const void* row, const float* x, int64_t cols, __m512* out, int ldo) {
+  __m512 acc[TG][4];
+#pragma GCC unroll 4
+  for (int t = 0; t < TG; ++t)
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; ++u) acc[t][u] = _mm512_setzero_ps();
+  const __mmask16 all = 0xFFFF;
+  constexpr int kElem = T == GgmlType::kF32 ? 4 : 2;
+  int64_t k = 0;
+  for (; k + 64 <= cols; k += 64) {
+    if constexpr (kPrefetch) {  // as in dotVec; later token groups find the row in L1 / L2
+      const char* p = static_cast<const char*>(row) + k * kElem;
+      for (int l = 0; l < kElem; ++l) {
+        _mm_prefetch(p + 1024 + 64 * l, _MM_HINT_T0);
+        _mm_prefetch(p + 8192 + 64 * l, _MM_HINT_T1);
+      }
+    }
+    __m512 w[4];
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; ++u) w[u] = load16<T>(row, k + 16 * u, all);
+#pragma GCC unroll 4
+    for (int t = 0; t < TG; ++t)
+#pragma GCC unroll 4
+      for (int u = 0; u < 4; ++u)
+        acc[t][u] = _mm512_fmadd_ps(w[u], _mm512_loadu_ps(x + t * cols + k + 16 * u), acc[t][u]);
+  }
+  for (; k < cols; k += 16) {
+    const int64_t n = std::min<int64_t>(16, cols - k);
+    const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
+    const __m512 w = load16<T>(row, k, m);
+#pragma GCC unroll 4
+    for (int t = 0; t < TG; ++t)
+      acc[t][0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(m, x + t * cols + k), acc[t][0]);
+  }
+#pragma GCC unroll 4
+  for (int t = 0; t < TG; ++t)
+    out[t * ldo] = _mm512_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]), _mm512_add_ps(acc[t][2], acc[t][3]));
+}
+
+// y[t * ldy + r] = dot(row r, x + t * cols) for r < nRows, t < nTok: 16 rows at a time, the
+// tokens over them in groups of up to four, each token's 16 row vectors summed by reduce16.
+template <GgmlType T>
+void dotRowsMultiT(const uint8_t* first, size_t rowBytes, int64_t nRows, const float* x, int64_t nTok,
+                   int64_t cols, float* y, int64_t ldy) {
+  using Fn = void (*)(const void*, const float*, int64_t, __m512*, int);
+  static constexpr Fn kFirst[] = {dotVecMulti<T, 1, true>, dotVecMulti<T, 2, true>, dotVecMulti<T, 3, true>,
+                                  dotVecMulti<T, 4, true>};
+  static constexpr Fn kLater[] = {dotVecMulti<T, 1, false>, dotVecMulti<T, 2, false>,
+                                  dotVecMulti<T, 3, false>, dotVecMulti<T, 4, false>};
+  alignas(64) __m512 v[4][16];
+  for (int64_t r0 = 0; r0 < nRows; r0 += 16) {
+    const int n = static_cast<int>(std::min<int64_t>(16, nRows - r0));
+    const auto m = static_cast<__mmask16>((1u << n) - 1);
+    for (int64_t t0 = 0; t0 < nTok; t0 += 4) {
+      const int tg = static_cast<int>(std::min<int64_t>(4, nTok - t0));
+      for (int r = 0; r < n; ++r)
+        (t0 == 0 ? kFirst : kLater)[tg - 1](first + static_cast<size_t>(r0 + r) * rowBytes, x + t0 * cols,
+                                            cols, &v[0][r], 16);
+      for (int t = 0; t < tg; ++t) {
+        for (int r = n; r < 16; ++r) v[t][r] = _mm512_setzero_ps();
+        _mm512_mask_storeu_ps(y + (t0 + t) * ldy + r0, m, reduce16(v[t]));
+      }
+    }
+  }
+}
+
 template <GgmlType T>
 void dotRowsT(const uint8_t* first, size_t rowBytes, int64_t nRows, const float* x, int64_t cols,
               float* out) {
@@ -134,6 +204,24 @@ void dotRowsT(const uint8_t* first, size_t rowBytes, int64_t nRows, const float*
 #endif
 
 }  // namespace
+
+#if defined(DUET_AVX512VNNI)
+void dotFloatRowsMulti(GgmlType t, const void* first, size_t rowBytes, int64_t nRows, const float* x,
+                       int64_t nTok, int64_t cols, float* y, int64_t ldy) {
+  const auto* p = static_cast<const uint8_t*>(first);
+  switch (t) {
+    case GgmlType::kF32:
+      return dotRowsMultiT<GgmlType::kF32>(p, rowBytes, nRows, x, nTok, cols, y, ldy);
+    case GgmlType::kF16:
+      return dotRowsMultiT<GgmlType::kF16>(p, rowBytes, nRows, x, nTok, cols, y, ldy);
+    case GgmlType::kBF16:
+      return dotRowsMultiT<GgmlType::kBF16>(p, rowBytes, nRows, x, nTok, cols, y, ldy);
+    default:
+      for (int64_t i = 0; i < nTok; ++i) std::fill(y + i * ldy, y + i * ldy + nRows, 0.0f);
+      return;
+  }
+}
+#endif
 
 void dotFloatRows(GgmlType t, const void* first, size_t rowBytes, int64_t nRows, const float* x, int64_t cols,
                   float* out) {

@@ -69,6 +69,12 @@ float dotFloatRow(GgmlType t, const void* row, const float* x, int64_t cols);
 // out[r] = dotFloatRow(t, first + r * rowBytes, x, cols) for r < nRows, the same bits.
 void dotFloatRows(GgmlType t, const void* first, size_t rowBytes, int64_t nRows, const float* x, int64_t cols,
                   float* out);
+#if defined(DUET_AVX512VNNI)
+// y[j * ldy + r] = dotFloatRow(t, first + r * rowBytes, x + j * cols, cols) for r < nRows and
+// j < nTok, the same bits; each row's weights are converted once for up to four tokens.
+void dotFloatRowsMulti(GgmlType t, const void* first, size_t rowBytes, int64_t nRows, const float* x,
+                       int64_t nTok, int64_t cols, float* y, int64_t ldy);
+#endif
 
 #if defined(DUET_AVX2) && !defined(DUET_AVX512VNNI)
 // The activations of a group of n <= 4 tokens, interleaved for the AVX2 row dots so that one

@@ -14,6 +14,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/kernels/matmul_internal.h"
@@ -217,6 +218,34 @@ TEST_P(MatmulVsReference, DecodeRowsIndependentOfSplit) {
           << "rows from " << skip << ", token " << tok;
   }
 }
+// Float weights: a token's decode result does not depend on how many tokens are decoded with it.
+// Every token gets the bits of the single row dot (dotRow) on the decode path, which runs up to
+// 15 tokens on AVX-512 without AMX (each row converted once for up to four tokens) and up to 5
+// elsewhere; with and without a tail of 16 and 32 columns, on one and two threads.
+TEST(Matmul, FloatDecodeTokensIndependentOfBatch) {
+  ThreadPool pool1(1), pool2(2);
+  const bool rowDotsTo15 = std::string_view(prefillKernelName()) == "avx512-vnni";
+  for (GgmlType t : {GgmlType::kF32, GgmlType::kF16, GgmlType::kBF16})
+    for (int64_t cols : {96, 224, 896}) {
+      const Weights w = makeWeights(t, 37, cols, 7);
+      for (int64_t nTok : {1, 2, 5, 8, 15}) {
+        if (nTok >= 6 && !rowDotsTo15) continue;
+        const auto x = makeActs(nTok, cols, false, static_cast<uint32_t>(nTok));
+        for (ThreadPool* pool : {&pool1, &pool2}) {
+          std::vector<float> y(static_cast<size_t>(nTok * w.rows), std::nanf(""));
+          matmul(w.view(), x.data(), nTok, y.data(), *pool);
+          for (int64_t tok = 0; tok < nTok; ++tok)
+            for (int64_t r = 0; r < w.rows; ++r) {
+              const float want = dotRow(w.view(), r, x.data() + tok * cols);
+              ASSERT_EQ(std::memcmp(&want, &y[static_cast<size_t>(tok * w.rows + r)], sizeof(float)), 0)
+                  << ggmlTypeName(t) << " cols " << cols << " nTok " << nTok << " token " << tok << " row "
+                  << r;
+            }
+        }
+      }
+    }
+}
+
 // The activation quantizer (16 blocks at a time on AVX-512) gives exactly the bits of the plain
 // per-block arithmetic: scale amax / 127, codes rint(x * 127 / amax), and the scaled code sums.
 TEST(Matmul, ActivationQuantizationMatchesPlainArithmetic) {
