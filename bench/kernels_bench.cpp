@@ -166,6 +166,35 @@ void BM_QuantizeActs(benchmark::State& state) {
 }
 BENCHMARK(BM_QuantizeActs);
 
+// The quantized prefill's first step on each panel of rows: unpacking them into codes, scales
+// and offsets (detail::unpackRow), one thread, rows read from copies as in BM_Matmul.
+// BM_UnpackRows/<type>/<rows>/<cols>; bytes_per_second = quantized bytes read.
+void BM_UnpackRows(benchmark::State& state) {
+  const GgmlType t = kTypes[state.range(0)];
+  const int64_t rows = state.range(1), cols = state.range(2), nG = cols / kn::detail::unpackGroupSize(t);
+  const WeightSet& w = weights(t, rows, cols);
+  constexpr int64_t kPanelRows = 96;  // ~86 KB of codes at 896 columns, reused as a panel would be
+  std::vector<uint8_t> q(static_cast<size_t>(kPanelRows * cols));
+  std::vector<float> ws(static_cast<size_t>(kPanelRows * nG)), offs(ws.size());
+  int copy = 0;
+  for (auto _ : state) {
+    const uint8_t* base = w.data.data() + w.matBytes * static_cast<size_t>(copy);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t i = r % kPanelRows;
+      kn::detail::unpackRow(t, base + w.rowBytes * static_cast<size_t>(r), cols, q.data() + i * cols,
+                            ws.data() + i * nG, offs.data() + i * nG);
+    }
+    benchmark::DoNotOptimize(q.data());
+    copy = (copy + 1) % w.nCopies;
+  }
+  state.SetLabel(std::string(duet::ggmlTypeName(t)));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(w.matBytes));
+}
+BENCHMARK(BM_UnpackRows)
+    ->ArgNames({"type", "rows", "cols"})
+    ->ArgsProduct({{3, 4, 8, 10}, {4864}, {1024}})
+    ->UseRealTime();
+
 // The decode step's attention (kernels::attendOne) deep into a reasoning signal:
 // BM_AttendOne/<kv>/<P>/<threads>, one query position over P cached positions of qwen3's shape
 // (head size 128, G = 2 query heads per KV head), kv 0 = F16 rows, 1 = Q8_0. Each thread reads

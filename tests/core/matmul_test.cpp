@@ -218,6 +218,35 @@ TEST_P(MatmulVsReference, DecodeRowsIndependentOfSplit) {
           << "rows from " << skip << ", token " << tok;
   }
 }
+// The prefill paths' unpacked rows (codes q, per-group scale ws and offset offs) give back the
+// weights: q * ws + offs equals dequantizeRow's value for every element of every quantized type,
+// at widths whose block counts leave the 16-block vector loops a tail; the symmetric types' offset
+// is their code offset times the scale, which the integer tiles fold in without reading offs.
+TEST(Matmul, UnpackedRowsGiveBackTheWeights) {
+  for (GgmlType t : kTypes) {
+    if (isFloatType(t)) continue;
+    const int gs = detail::unpackGroupSize(t);
+    for (int64_t cols : {256, 768, 4864 - 4864 % 256}) {
+      const Weights w = makeWeights(t, 3, cols, 31);
+      std::vector<uint8_t> q(static_cast<size_t>(cols));
+      std::vector<float> ws(static_cast<size_t>(cols / gs)), offs(ws.size());
+      for (int64_t r = 0; r < w.rows; ++r) {
+        detail::unpackRow(t, w.bytes.data() + ggmlRowBytes(t, cols) * static_cast<size_t>(r), cols, q.data(),
+                          ws.data(), offs.data());
+        for (int64_t k = 0; k < cols; ++k) {
+          const size_t g = static_cast<size_t>(k / gs);
+          const float want = w.deq[static_cast<size_t>(r * cols + k)];
+          ASSERT_NEAR(q[static_cast<size_t>(k)] * ws[g] + offs[g], want, 1e-6f + 1e-5f * std::fabs(want))
+              << ggmlTypeName(t) << " cols " << cols << " row " << r << " element " << k;
+          if (const int c = detail::unpackedCodeOffset(t); c != 0) {
+            ASSERT_EQ(offs[g], static_cast<float>(c) * ws[g]) << ggmlTypeName(t) << " group " << g;
+          }
+        }
+      }
+    }
+  }
+}
+
 // Float weights: a token's decode result does not depend on how many tokens are decoded with it.
 // Every token gets the bits of the single row dot (dotRow) on the decode path, which runs up to
 // 15 tokens on AVX-512 without AMX (each row converted once for up to four tokens) and up to 5
