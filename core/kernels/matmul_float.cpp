@@ -25,42 +25,13 @@ inline __m512 load16(const void* row, int64_t k, __mmask16 m) {
   }
 }
 
-// A vector whose lane sum is dot(row, x).
-template <GgmlType T>
-__m512 dotVec(const void* row, const float* x, int64_t cols) {
-  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-  const __mmask16 all = 0xFFFF;
-  int64_t k = 0;
-  // Software prefetch 1 KiB ahead into L1 and 8 KiB ahead into L2 (rows of a thread's share are
-  // contiguous; past the end it is harmless). duet bench -t 2 --prompt-len 0, alternating runs:
-  // qwen2-0.5b F16 tg32 20.6 / 21.8 -> 24.0 / 23.5 tok/s; the 6.3 M F32 llama tg256 1081 / 1098
-  // -> 1309 / 1198.
-  constexpr int kElem = T == GgmlType::kF32 ? 4 : 2;  // bytes per weight: 64 weights = kElem lines
-  for (; k + 64 <= cols; k += 64) {
-    const char* p = static_cast<const char*>(row) + k * kElem;
-    for (int l = 0; l < kElem; ++l) {
-      _mm_prefetch(p + 1024 + 64 * l, _MM_HINT_T0);
-      _mm_prefetch(p + 8192 + 64 * l, _MM_HINT_T1);
-    }
-    for (int u = 0; u < 4; ++u)
-      acc[u] = _mm512_fmadd_ps(load16<T>(row, k + 16 * u, all), _mm512_loadu_ps(x + k + 16 * u), acc[u]);
-  }
-  for (; k < cols; k += 16) {
-    const int64_t n = std::min<int64_t>(16, cols - k);
-    const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
-    acc[0] = _mm512_fmadd_ps(load16<T>(row, k, m), _mm512_maskz_loadu_ps(m, x + k), acc[0]);
-  }
-  return _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
-}
-
-template <GgmlType T>
-float dotT(const void* row, const float* x, int64_t cols) {
-  return _mm512_reduce_add_ps(dotVec<T>(row, x, cols));
-}
-
-// dotVec for TG tokens at once (x rows cols apart): each 16 weights are converted once for all
-// of them, and every token's vector is the bits dotVec gives it (the same four accumulators in
-// the same order), so a token's result does not depend on how many were decoded with it.
+// Vectors whose lane sums are dot(row, x_t) for TG tokens at once (x rows cols apart), out[t * ldo]:
+// each 16 weights are converted once for all of them, and each token's vector does not depend on
+// TG (its own four accumulators, in the same order), so neither does its result. kPrefetch:
+// software prefetch 1 KiB ahead into L1 and 8 KiB ahead into L2 (rows of a thread's share are
+// contiguous; past the end it is harmless). duet bench -t 2 --prompt-len 0, alternating runs:
+// qwen2-0.5b F16 tg32 20.6 / 21.8 -> 24.0 / 23.5 tok/s; the 6.3 M F32 llama tg256 1081 / 1098
+// -> 1309 / 1198.
 template <GgmlType T, int TG, bool kPrefetch>
 void dotVecMulti(const void* row, const float* x, int64_t cols, __m512* out, int ldo) {
   __m512 acc[TG][4];
@@ -72,7 +43,7 @@ void dotVecMulti(const void* row, const float* x, int64_t cols, __m512* out, int
   constexpr int kElem = T == GgmlType::kF32 ? 4 : 2;
   int64_t k = 0;
   for (; k + 64 <= cols; k += 64) {
-    if constexpr (kPrefetch) {  // as in dotVec; later token groups find the row in L1 / L2
+    if constexpr (kPrefetch) {  // later token groups find the row in L1 / L2
       const char* p = static_cast<const char*>(row) + k * kElem;
       for (int l = 0; l < kElem; ++l) {
         _mm_prefetch(p + 1024 + 64 * l, _MM_HINT_T0);
@@ -99,6 +70,19 @@ void dotVecMulti(const void* row, const float* x, int64_t cols, __m512* out, int
 #pragma GCC unroll 4
   for (int t = 0; t < TG; ++t)
     out[t * ldo] = _mm512_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]), _mm512_add_ps(acc[t][2], acc[t][3]));
+}
+
+// A vector whose lane sum is dot(row, x).
+template <GgmlType T>
+__m512 dotVec(const void* row, const float* x, int64_t cols) {
+  __m512 v;
+  dotVecMulti<T, 1, true>(row, x, cols, &v, 1);
+  return v;
+}
+
+template <GgmlType T>
+float dotT(const void* row, const float* x, int64_t cols) {
+  return _mm512_reduce_add_ps(dotVec<T>(row, x, cols));
 }
 
 // y[t * ldy + r] = dot(row r, x + t * cols) for r < nRows, t < nTok: 16 rows at a time, the
