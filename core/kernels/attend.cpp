@@ -19,7 +19,7 @@ namespace {
 
 // attendOne's scratch (attendScratchFloats), 64-byte aligned so that no vector load or store
 // of the SIMD paths straddles two cache lines (with the V tile 16 bytes off, as the scratch
-// happened to sit, the AVX-512 kernel ran 2-3x below its ports' rate): the V tile widened to
+// happened to sit, the AVX-512 kernel's products over it took twice as long): the V tile widened to
 // floats [kAttendTile][D], the per-position partial sums [G][16][16] and the query heads [G][D]
 // (SIMD paths only), tile scores [G][kAttendTile], running maxima and sums [G].
 struct Scratch {
@@ -41,8 +41,8 @@ struct Scratch {
   }
 };
 
-// max(init, x[0 .. n)), n <= kAttendTile. Exact in any order, so every path gets the same value;
-// as a scalar chain it had cost the AVX-512 decode kernel ~4 cycles per position and head.
+// max(init, x[0 .. n)), n <= kAttendTile, two masked vectors on AVX-512. Exact in any order, so
+// every path gets the same value.
 float tileMax(const float* x, int n, float init) {
 #if defined(__AVX512F__)
   static_assert(kAttendTile <= 32);
@@ -154,10 +154,10 @@ inline void prefetchRows(const KvRows& kv, size_t at) {
 }
 
 // NV = D / 16 vectors per row. Per position, the K row is converted once into registers and
-// dotted with every query head into a vector of partial sums; one transpose tree (reduce16) then
-// sums 16 positions' vectors per head (a horizontal reduction per position and head, a chain of
-// dependent shuffles, had made the kernel compute-bound). Per tile, the V rows are converted
-// once into scratch (L1) and each head's output accumulates in registers over them.
+// dotted with every query head into a vector of partial sums, and one transpose tree (reduce16)
+// sums 16 positions' vectors per head rather than a horizontal reduction per position and head.
+// Per tile, the V rows are converted once into scratch (L1) and each head's output accumulates in
+// registers over them.
 template <GgmlType kT, int NV>
 void attendAvx512(const float* q, int G, const KvRows& kv, int P, float scale, float* out,
                   const Scratch& sc) {
@@ -305,7 +305,8 @@ void attendAvx2(const float* q, int G, int D, const KvRows& kv, int P, float sca
 void attendOne(const float* q, int G, int D, const KvRows& kv, int P, float scale, float* out,
                float* scratch) {
   const Scratch sc(scratch, G, D);
-  q = std::copy(q, q + static_cast<size_t>(G) * D, sc.q) - static_cast<size_t>(G) * D;  // aligned
+  std::copy(q, q + static_cast<size_t>(G) * D, sc.q);  // aligned loads in the kernels
+  q = sc.q;
   std::fill(out, out + static_cast<size_t>(G) * D, 0.0f);
   std::fill(sc.mx, sc.mx + G, -INFINITY);
   std::fill(sc.sum, sc.sum + G, 0.0f);

@@ -31,11 +31,12 @@ using namespace detail;
 constexpr int64_t kQuantPrefillMinTok = 6;
 constexpr int64_t kDecodeRowBlock = 16;  // decode: rows per row-dot call, each token over them
 // Float weights: below this many tokens each row's weights are converted once for up to four
-// tokens' row dots (dotFloatRowsMulti); from here on the broadcast tiles. kernels_bench, 2 threads,
-// tiles vs row dots in us: 4864 x 896 from DRAM (DUET_BENCH_MIB=512) at 8 tokens F16 1153 / 538,
-// F32 1224 / 967, at 16 F16 1170 / 919, F32 1254 / 1351; BM_MatmulTiny 288 x 288 at 8 tokens F16
-// 25.1 / 14.5, F32 18.5 / 16.6, at 16 F16 25.4 / 25.8, F32 17.9 / 19.6. The tiles' lanes hold 16
-// tokens (half empty at 8), and F16 / BF16 rows must first be widened into L2.
+// tokens' row dots (dotFloatRowsMulti); from here on the broadcast tiles, whose lanes hold 16
+// tokens (half empty at 8) and whose F16 / BF16 rows must first be widened into L2. kernels_bench,
+// 2 threads, tiles vs row dots in us, two rounds: 4864 x 896 from DRAM (DUET_BENCH_MIB=512) at 8
+// tokens F16 1163-1171 / 502-510, F32 1325-1358 / 1011-1079, at 16 F16 1166-1175 / 914-977, F32
+// 1355-1418 / 1304-1402; BM_MatmulTiny 288 x 288 at 8 tokens F16 23-24 / 13.4-13.8, at 16 F16
+// 25.2-25.6 / 25.5-25.6, F32 20.0 / 27.6-31.6.
 #if defined(DUET_AVX512VNNI)
 constexpr int64_t kFloatPrefillMinTok = 16;
 #else
