@@ -153,6 +153,26 @@ inline void prefetchRows(const KvRows& kv, size_t at) {
   }
 }
 
+// out[g] += sum_{j < T} s[g * kAttendTile + j] * V_j for the G (<= 2) heads, V_j the T rows from
+// `first` on, each converted once into registers.
+template <GgmlType kT, int NV, int G>
+void accumulateV(const uint8_t* first, size_t rowBytes, int T, const float* s, float* out) {
+  constexpr int D = 16 * NV;
+  __m512 acc[G][NV];
+  for (int g = 0; g < G; ++g)
+    for (int c = 0; c < NV; ++c) acc[g][c] = _mm512_loadu_ps(out + g * D + 16 * c);
+  for (int j = 0; j < T; ++j) {
+    __m512 vr[NV];
+    loadRow<kT>(first + static_cast<size_t>(j) * rowBytes, vr);
+    for (int g = 0; g < G; ++g) {
+      const __m512 p = _mm512_set1_ps(s[g * kAttendTile + j]);
+      for (int c = 0; c < NV; ++c) acc[g][c] = _mm512_fmadd_ps(p, vr[c], acc[g][c]);
+    }
+  }
+  for (int g = 0; g < G; ++g)
+    for (int c = 0; c < NV; ++c) _mm512_storeu_ps(out + g * D + 16 * c, acc[g][c]);
+}
+
 // NV = D / 16 vectors per row. Per position, the K row is converted once into registers and
 // dotted with every query head into a vector of partial sums, and one transpose tree (reduce16)
 // sums 16 positions' vectors per head rather than a horizontal reduction per position and head.
@@ -203,6 +223,18 @@ void attendAvx512(const float* q, int G, const KvRows& kv, int P, float scale, f
         for (int j = n; j < 16; ++j) part[g * 16 + j] = _mm512_setzero_ps();
         _mm512_mask_storeu_ps(s + static_cast<size_t>(g) * kAttendTile + j0, m,
                               _mm512_mul_ps(detail::reduce16(part + g * 16), vscale));
+      }
+    }
+    if constexpr (NV <= 8) {
+      // One or two heads per KV head: their outputs fit in registers beside a V row, so each V
+      // row is converted and used right away (the same products in the same order).
+      if (G <= 2) {
+        tileSoftmax(sc, G, D, T, out);
+        if (G == 2)
+          accumulateV<kT, NV, 2>(vbase + static_cast<size_t>(p0) * kv.rowBytes, kv.rowBytes, T, s, out);
+        else
+          accumulateV<kT, NV, 1>(vbase + static_cast<size_t>(p0) * kv.rowBytes, kv.rowBytes, T, s, out);
+        continue;
       }
     }
     for (int j = 0; j < T; ++j) {
