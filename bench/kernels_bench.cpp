@@ -196,14 +196,15 @@ BENCHMARK(BM_UnpackRows)
     ->UseRealTime();
 
 // The decode step's attention (kernels::attendOne) deep into a reasoning signal:
-// BM_AttendOne/<kv>/<P>/<threads>, one query position over P cached positions of qwen3's shape
-// (head size 128, G = 2 query heads per KV head), kv 0 = F16 rows, 1 = Q8_0. Each thread reads
+// BM_AttendOne/<kv>/<P>/<G>/<threads>, one query position over P cached positions of qwen3's
+// shape (head size 128, G = 2 query heads per KV head as in qwen3-0.6b, 4 as in qwen3-4b), kv 0 =
+// F16 rows, 1 = Q8_0. Each thread reads
 // its own KV head, from copies that together pass DUET_BENCH_MIB (default 64), as a model's 8
 // KV heads per layer would. bytes_per_second = K and V bytes read.
 void BM_AttendOne(benchmark::State& state) {
   const GgmlType t = state.range(0) == 0 ? GgmlType::kF16 : GgmlType::kQ8_0;
-  const int P = static_cast<int>(state.range(1)), D = 128, G = 2;
-  ThreadPool& p = pool(static_cast<int>(state.range(2)));
+  const int P = static_cast<int>(state.range(1)), D = 128, G = static_cast<int>(state.range(2));
+  ThreadPool& p = pool(static_cast<int>(state.range(3)));
   const WeightSet& kv = weights(t, 2 * static_cast<int64_t>(P), D);  // K rows, then V rows
   std::vector<float> q(static_cast<size_t>(G * D), 0.1f);
   const size_t scratch = kn::attendScratchFloats(G, D);
@@ -224,8 +225,8 @@ void BM_AttendOne(benchmark::State& state) {
                           static_cast<int64_t>(kv.matBytes));
 }
 BENCHMARK(BM_AttendOne)
-    ->ArgNames({"kv", "P", "threads"})
-    ->ArgsProduct({{0, 1}, {512, 4096}, {1, 2}})
+    ->ArgNames({"kv", "P", "G", "threads"})
+    ->ArgsProduct({{0, 1}, {512, 4096}, {2, 4}, {1, 2}})
     ->UseRealTime();
 
 // Memory read bandwidth: summing a buffer split across the pool's threads, the ceiling that
