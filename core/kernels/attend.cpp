@@ -41,15 +41,16 @@ struct Scratch {
   }
 };
 
-// max(init, x[0 .. n)), n <= kAttendTile, two masked vectors on AVX-512. Exact in any order, so
+// max(init, x[0 .. n)), n <= kAttendTile, in masked vectors on AVX-512. Exact in any order, so
 // every path gets the same value.
 float tileMax(const float* x, int n, float init) {
 #if defined(__AVX512F__)
-  static_assert(kAttendTile <= 32);
-  const auto lo = static_cast<__mmask16>(n >= 16 ? 0xFFFF : (1u << n) - 1);
-  const auto hi = static_cast<__mmask16>(n >= 32 ? 0xFFFF : n > 16 ? (1u << (n - 16)) - 1 : 0);
   const __m512 ninf = _mm512_set1_ps(-INFINITY);
-  const __m512 m = _mm512_max_ps(_mm512_mask_loadu_ps(ninf, lo, x), _mm512_mask_loadu_ps(ninf, hi, x + 16));
+  __m512 m = ninf;
+  for (int j = 0; j < n; j += 16) {
+    const int k = std::min(16, n - j);
+    m = _mm512_max_ps(m, _mm512_mask_loadu_ps(ninf, static_cast<__mmask16>((1u << k) - 1), x + j));
+  }
   return std::max(init, _mm512_reduce_max_ps(m));
 #else
   for (int j = 0; j < n; ++j) init = std::max(init, x[j]);

@@ -131,7 +131,8 @@ TEST(OpsTest, AttendOneAgainstScalar) {
   for (GgmlType type : {GgmlType::kF32, GgmlType::kF16, GgmlType::kQ8_0})
     for (int D : {36, 40, 48, 64, 128})
       for (int G : {1, 2, 3, 4, 7})
-        for (int P : {1, 31, 32, 33, 100}) {
+        for (int P : {1, kernels::kAttendTile - 1, kernels::kAttendTile, kernels::kAttendTile + 1,
+                      2 * kernels::kAttendTile + 37}) {
           if (type == GgmlType::kQ8_0 && D % 32 != 0) continue;
           const size_t stride = static_cast<size_t>(D) + 16;  // floats between rows of kf / vf
           std::vector<float> kf(stride * P), vf(stride * P), q(static_cast<size_t>(G) * D);
