@@ -76,6 +76,10 @@ void blockScalar(GgmlType t, const uint8_t* p, uint8_t* q, float& ws, float& off
 template <class B>
 void pairs(GgmlType t, const B* b, int64_t nb, uint8_t* q, float* ws, float* offs) {
   constexpr bool kMin = std::is_same_v<B, BlockQ4_1> || std::is_same_v<B, BlockQ5_1>;
+  // The symmetric types' code offset (offs = kOff * d); Q4_1 / Q5_1 store their minimum m.
+  constexpr float kOff = std::is_same_v<B, BlockQ8_0>   ? -128.0f
+                         : std::is_same_v<B, BlockQ4_0> ? -8.0f
+                                                        : -16.0f;
   int64_t i = 0;
   for (; i + 2 <= nb; i += 2) _mm512_storeu_si512(q + 32 * i, blockPairCodes(b + i, b + i + 1));
   // Scales (and minima) 16 blocks at a time: one gather of each block's first 4 bytes (d, or d
@@ -93,9 +97,6 @@ void pairs(GgmlType t, const B* b, int64_t nb, uint8_t* q, float* ws, float* off
     if constexpr (kMin) {
       _mm512_storeu_ps(offs + j, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dm, 16))));
     } else {
-      constexpr float kOff = std::is_same_v<B, BlockQ8_0>   ? -128.0f
-                             : std::is_same_v<B, BlockQ4_0> ? -8.0f
-                                                            : -16.0f;
       _mm512_storeu_ps(offs + j, _mm512_mul_ps(d, _mm512_set1_ps(kOff)));
     }
   }
@@ -105,7 +106,7 @@ void pairs(GgmlType t, const B* b, int64_t nb, uint8_t* q, float* ws, float* off
     if constexpr (kMin) {
       offs[j] = h2f(b[j].m);
     } else {
-      offs[j] = (std::is_same_v<B, BlockQ8_0> ? -128.0f : std::is_same_v<B, BlockQ4_0> ? -8.0f : -16.0f) * d;
+      offs[j] = kOff * d;
     }
   }
   for (; i < nb; ++i) blockScalar(t, reinterpret_cast<const uint8_t*>(b + i), q + 32 * i, ws[i], offs[i]);
@@ -131,8 +132,8 @@ void unpackK45(const B* b, int64_t nb, uint8_t* q, float* ws, float* offs) {
 #if defined(DUET_AVX512VNNI)
     // unpackScaleMinK4 for all eight sub-blocks at once, four bytes per 32-bit word: the low six
     // bits of bytes 0-3 / 4-7 are scales / mins 0-3; scales / mins 4-7 take the low / high
-    // nibbles of bytes 8-11 and, as bits 4-5, the top two bits of bytes 0-3 / 4-7. One sub-block
-    // at a time in scalar registers this had cost more than the codes (BM_UnpackRows/type:8).
+    // nibbles of bytes 8-11 and, as bits 4-5, the top two bits of bytes 0-3 / 4-7 (one
+    // sub-block at a time in scalar registers before: BM_UnpackRows/type:8 331-334 -> 283-307 us).
     uint32_t w[3];
     std::memcpy(w, b[i].scales, sizeof w);
     const uint32_t sc[2] = {w[0] & 0x3F3F3F3Fu, (w[2] & 0x0F0F0F0Fu) | ((w[0] >> 2) & 0x30303030u)};
