@@ -109,23 +109,9 @@ void attendScalar(const float* q, int G, int D, const KvRows& kv, int P, float s
 }
 
 #if defined(__AVX512F__)
-// Elements 16c .. 16c + 15 of a cached row as floats.
-template <GgmlType kT>
-inline __m512 load16(const uint8_t* row, int c) {
-  if constexpr (kT == GgmlType::kF16) {
-    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row) + c));
-  } else if constexpr (kT == GgmlType::kQ8_0) {
-    const auto* b = reinterpret_cast<const BlockQ8_0*>(row) + c / 2;
-    const __m128i codes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b->qs + 16 * (c % 2)));
-    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(codes)), _mm512_set1_ps(_cvtsh_ss(b->d)));
-  } else {
-    return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + 16 * c);
-  }
-}
-
-// A cached row's NV vectors as floats; Q8_0 converts each block's scale once for its two vectors
-// (per vector, as load16 does, GCC kept a third of the conversions: the Q8_0 kernel ran at 2/3
-// of the F16 one's speed).
+// A cached row's NV vectors of 16 elements as floats. Q8_0 converts each block's scale once for
+// its two vectors (converted per vector, GCC kept a third of the scale conversions: the Q8_0
+// kernel ran at 2/3 of the F16 one's speed).
 template <GgmlType kT, int NV>
 inline void loadRow(const uint8_t* row, __m512 (&r)[NV]) {
   if constexpr (kT == GgmlType::kQ8_0) {
@@ -137,8 +123,11 @@ inline void loadRow(const uint8_t* row, __m512 (&r)[NV]) {
         r[c + h] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(codes)), d);
       }
     }
+  } else if constexpr (kT == GgmlType::kF16) {
+    for (int c = 0; c < NV; ++c)
+      r[c] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row) + c));
   } else {
-    for (int c = 0; c < NV; ++c) r[c] = load16<kT>(row, c);
+    for (int c = 0; c < NV; ++c) r[c] = _mm512_loadu_ps(reinterpret_cast<const float*>(row) + 16 * c);
   }
 }
 
