@@ -163,11 +163,38 @@ void accumulateV(const uint8_t* first, size_t rowBytes, int T, const float* s, f
     for (int c = 0; c < NV; ++c) _mm512_storeu_ps(out + g * D + 16 * c, acc[g][c]);
 }
 
+// accumulateV over all G heads, in groups whose outputs fit in registers beside a row: four heads
+// up to head size 64, two up to 128, one above.
+template <GgmlType kT, int NV>
+void accumulateGroups(const uint8_t* first, size_t rowBytes, int G, int T, const float* s, float* out) {
+  constexpr int kHeads = NV <= 4 ? 4 : NV <= 8 ? 2 : 1;
+  constexpr int D = 16 * NV;
+  for (int g0 = 0; g0 < G; g0 += kHeads) {
+    float* o = out + static_cast<size_t>(g0) * D;
+    const float* sg = s + static_cast<size_t>(g0) * kAttendTile;
+    switch (std::min(kHeads, G - g0)) {
+      case 1:
+        accumulateV<kT, NV, 1>(first, rowBytes, T, sg, o);
+        break;
+      case 2:
+        if constexpr (kHeads >= 2) accumulateV<kT, NV, 2>(first, rowBytes, T, sg, o);
+        break;
+      case 3:
+        if constexpr (kHeads >= 3) accumulateV<kT, NV, 3>(first, rowBytes, T, sg, o);
+        break;
+      default:
+        if constexpr (kHeads >= 4) accumulateV<kT, NV, 4>(first, rowBytes, T, sg, o);
+        break;
+    }
+  }
+}
+
 // NV = D / 16 vectors per row. Per position, the K row is converted once into registers and
 // dotted with every query head into a vector of partial sums, and one transpose tree (reduce16)
 // sums 16 positions' vectors per head rather than a horizontal reduction per position and head.
-// Per tile, the V rows are converted once into scratch (L1) and each head's output accumulates in
-// registers over them.
+// Per tile, the heads' outputs accumulate in registers over the V rows (accumulateGroups), read
+// straight from the cache or, where converting them again for every group of heads would cost
+// more, from a tile widened once into scratch (L1).
 template <GgmlType kT, int NV>
 void attendAvx512(const float* q, int G, const KvRows& kv, int P, float scale, float* out,
                   const Scratch& sc) {
@@ -215,55 +242,24 @@ void attendAvx512(const float* q, int G, const KvRows& kv, int P, float scale, f
                               _mm512_mul_ps(detail::reduce16(part + g * 16), vscale));
       }
     }
-    // Head sizes up to 128: the outputs of a few heads (four up to 64, else two) fit in registers
-    // beside a V row, so each V row is converted and used right away, once per such group of
-    // heads (the same products in the same order). A Q8_0 row costs more to convert than to
-    // store and reload, so those take the V tile in scratch when one group does not hold all
-    // heads (BM_AttendOne/kv:1/P:4096/G:4/threads:2: 11.6-12.3 GB/s with it, 10.5-10.7 without).
-    if constexpr (NV <= 8) {
-      constexpr int kHeads = NV <= 4 ? 4 : 2;
-      if (kT != GgmlType::kQ8_0 || G <= kHeads) {
-        tileSoftmax(sc, G, D, T, out);
-        const uint8_t* vfirst = vbase + static_cast<size_t>(p0) * kv.rowBytes;
-        for (int g0 = 0; g0 < G; g0 += kHeads) {
-          float* o = out + static_cast<size_t>(g0) * D;
-          const float* sg = s + static_cast<size_t>(g0) * kAttendTile;
-          switch (std::min(kHeads, G - g0)) {
-            case 1:
-              accumulateV<kT, NV, 1>(vfirst, kv.rowBytes, T, sg, o);
-              break;
-            case 2:
-              accumulateV<kT, NV, 2>(vfirst, kv.rowBytes, T, sg, o);
-              break;
-            case 3:
-              accumulateV<kT, NV, 3>(vfirst, kv.rowBytes, T, sg, o);
-              break;
-            default:
-              accumulateV<kT, NV, 4>(vfirst, kv.rowBytes, T, sg, o);
-              break;
-          }
-        }
-        continue;
-      }
+    // A V row is converted once per group of heads (the same products in the same order either
+    // way). F32 rows need no conversion; an F16 row's costs less than storing and reloading it;
+    // a Q8_0 row's more, so those go through the scratch tile when one group does not hold all
+    // heads (BM_AttendOne/kv:1/P:4096/G:4/threads:2: 11.6-12.3 GB/s with it, 10.5-10.7 without),
+    // and so do head sizes above 128, whose groups are single heads.
+    constexpr int kHeads = NV <= 4 ? 4 : NV <= 8 ? 2 : 1;
+    tileSoftmax(sc, G, D, T, out);
+    if (kT == GgmlType::kF32 || (kT == GgmlType::kF16 && NV <= 8) || G <= kHeads) {
+      accumulateGroups<kT, NV>(vbase + static_cast<size_t>(p0) * kv.rowBytes, kv.rowBytes, G, T, s, out);
+      continue;
     }
     for (int j = 0; j < T; ++j) {
-      const uint8_t* vrow = vbase + static_cast<size_t>(p0 + j) * kv.rowBytes;
       __m512 vr[NV];
-      loadRow<kT>(vrow, vr);
+      loadRow<kT>(vbase + static_cast<size_t>(p0 + j) * kv.rowBytes, vr);
       for (int c = 0; c < NV; ++c) _mm512_store_ps(vt + j * D + 16 * c, vr[c]);
     }
-    tileSoftmax(sc, G, D, T, out);
-    for (int g = 0; g < G; ++g) {
-      __m512 acc[NV];
-      for (int c = 0; c < NV; ++c) acc[c] = _mm512_loadu_ps(out + g * D + 16 * c);
-      const float* sg = s + static_cast<size_t>(g) * kAttendTile;
-      for (int j = 0; j < T; ++j) {
-        const __m512 p = _mm512_set1_ps(sg[j]);
-        for (int c = 0; c < NV; ++c)
-          acc[c] = _mm512_fmadd_ps(p, _mm512_loadu_ps(vt + j * D + 16 * c), acc[c]);
-      }
-      for (int c = 0; c < NV; ++c) _mm512_storeu_ps(out + g * D + 16 * c, acc[c]);
-    }
+    accumulateGroups<GgmlType::kF32, NV>(reinterpret_cast<const uint8_t*>(vt), sizeof(float) * D, G, T, s,
+                                         out);
   }
 }
 

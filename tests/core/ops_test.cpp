@@ -122,14 +122,14 @@ TEST(OpsTest, SiluAndExpSumAgainstScalarAtEveryAlignment) {
 }
 
 // The decode attention kernel against a double-precision softmax attention: F32, F16 and Q8_0
-// caches, head sizes with an AVX-512 path (48, 64, 128; Q8_0 needs multiples of 32), with only an
-// AVX2 one (40) and with neither (36),
-// 1-4 and 7 query heads per KV head (the AVX-512 kernel takes V in groups of two or four heads,
-// so 3 and 7 leave a partial group), position counts around the tile size, rows further apart
-// than one row's bytes; and the same bits wherever q and out sit.
+// caches, head sizes with an AVX-512 path (48, 64, 128, 256; Q8_0 needs multiples of 32), with
+// only an AVX2 one (40) and with neither (36), 1-4 and 7 query heads per KV head (the AVX-512
+// kernel takes V in groups of up to four heads, so 3 and 7 leave a partial group; Q8_0 with more
+// heads than a group and F16 at 256 go through its scratch tile), position counts around the tile
+// size, rows further apart than one row's bytes; and the same bits wherever q and out sit.
 TEST(OpsTest, AttendOneAgainstScalar) {
   for (GgmlType type : {GgmlType::kF32, GgmlType::kF16, GgmlType::kQ8_0})
-    for (int D : {36, 40, 48, 64, 128})
+    for (int D : {36, 40, 48, 64, 128, 256})
       for (int G : {1, 2, 3, 4, 7})
         for (int P : {1, kernels::kAttendTile - 1, kernels::kAttendTile, kernels::kAttendTile + 1,
                       2 * kernels::kAttendTile + 37}) {
