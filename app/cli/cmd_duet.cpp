@@ -219,7 +219,10 @@ void registerEval(CLI::App& app, RunFn& run) {
   cmd->add_option("--repeats,-k", o->repeats, "Samples per item")->check(CLI::Range(1, 1000));
   cmd->add_option("--limit,-n", o->limit, "First n items only")->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", o->seed, "Base sampling seed");
-  cmd->add_option("--batch", o->batch, "Items decoded together per stage")->check(CLI::Range(1, 64));
+  cmd->add_option(
+         "--batch", o->batch,
+         "Items decoded together per stage (a local model runs them in groups whose KV caches fit in 2 GiB)")
+      ->check(CLI::Range(1, 64));
   cmd->add_option("--shuffle-seed", o->shuffleSeed, "GPQA choice-order seed");
   cmd->add_option("--resume", o->resume, "Continue run RUN from where it stopped");
   cmd->add_option("--name", o->runName, "Run name");

@@ -1,7 +1,9 @@
 #include "core/duet/text_model.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -151,7 +153,10 @@ Result<std::vector<GenerateResult>> LocalModel::completeBatch(const std::vector<
   }
   const int cap = m_opts.maxContext > 0 ? m_opts.maxContext : m_model->config().nCtxTrain;
   const int nCtx = std::min(std::max(need, 256), std::max(cap, need));
-  const int nSeq = static_cast<int>(items.size());
+  // As many sequences at once as batchKvBytes holds (at least one).
+  const size_t perSeq =
+      static_cast<size_t>(nCtx) * Session::kvBytesPerPosition(m_model->config(), m_opts.kvType);
+  const int nSeq = static_cast<int>(std::clamp<size_t>(m_opts.batchKvBytes / perSeq, 1, items.size()));
   if (!m_batchSession || m_batchSession->contextSize() < nCtx || m_batchSession->sequenceCount() < nSeq) {
     SessionOptions so;
     so.nThreads = m_opts.nThreads;
@@ -161,7 +166,17 @@ Result<std::vector<GenerateResult>> LocalModel::completeBatch(const std::vector<
     m_batchSession.reset();
     m_batchSession = std::make_unique<Session>(*m_model, so);
   }
-  return generateBatch(*m_batchSession, batch, cancel);
+  std::vector<GenerateResult> out;
+  out.reserve(batch.size());
+  for (size_t b = 0; b < batch.size(); b += static_cast<size_t>(nSeq)) {
+    const size_t e = std::min(batch.size(), b + static_cast<size_t>(nSeq));
+    std::vector<duet::BatchItem> group(std::make_move_iterator(batch.begin() + static_cast<ptrdiff_t>(b)),
+                                       std::make_move_iterator(batch.begin() + static_cast<ptrdiff_t>(e)));
+    auto r = generateBatch(*m_batchSession, group, cancel);
+    if (!r) return r.error();
+    for (auto& g : *r) out.push_back(std::move(g));
+  }
+  return out;
 }
 
 std::string LocalModel::chatPrompt(const std::string& user, bool thinking) const {

@@ -59,6 +59,10 @@ struct LocalModelOptions {
   int nThreads = 0;
   int maxContext = 0;            // 0: the model's trained context
   KvType kvType = KvType::kF16;  // any other type is part of identityJson (it changes the outputs)
+  // KV cache that completeBatch may hold at once: a batch whose sequences would need more runs in
+  // groups that fit (each sequence keeps nCtx positions, so a 4B model with long signals at
+  // --batch 8 would otherwise ask for ~5 GB). Results do not depend on the grouping.
+  size_t batchKvBytes = size_t{2} << 30;
 };
 
 class LocalModel : public TextModel {
@@ -78,6 +82,9 @@ class LocalModel : public TextModel {
   const Tokenizer* tokenizer() const override;
   std::string tokenText(int32_t id) const override;
   const Model& model() const { return *m_model; }
+  // Sequences of the session completeBatch last ran (0 before any batch): at most what
+  // batchKvBytes allows.
+  int batchSequences() const { return m_batchSession ? m_batchSession->sequenceCount() : 0; }
 
  private:
   LocalModel() = default;

@@ -121,6 +121,9 @@ class Session {
   ThreadPool& pool() { return m_pool; }
   const Model& model() const { return m_model; }
   size_t kvCacheBytes() const;
+  // K and V bytes one position of one sequence takes, over all layers, with cache type t (after
+  // usableKvType).
+  static size_t kvBytesPerPosition(const ModelConfig& c, KvType t);
   KvType kvType() const { return m_kvType; }  // the one in use: usableKvType(config, requested)
   // The cache type a session of this shape uses when `want` is asked for: Q8_0 needs a head size
   // that is a multiple of 32 and falls back to F16 otherwise.

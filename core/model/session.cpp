@@ -43,7 +43,7 @@ Session::Session(const Model& model, const SessionOptions& opts)
                                : autoBatch(model.config(), m_pool.size(), m_nCtx)) {
   const ModelConfig& c = m_config;
   m_seqPos.assign(static_cast<size_t>(std::max(1, opts.nSeq)), 0);
-  const size_t kvBytes = static_cast<size_t>(c.nLayer) * m_seqPos.size() * m_nCtx * c.nHeadKv * m_kvRowBytes;
+  const size_t kvBytes = m_seqPos.size() * m_nCtx * (kvBytesPerPosition(c, m_kvType) / 2);
   m_k.resize(kvBytes);
   m_v.resize(kvBytes);
   const size_t nb = static_cast<size_t>(m_nBatch);
@@ -75,6 +75,11 @@ Session::Session(const Model& model, const SessionOptions& opts)
 Session::~Session() = default;
 
 size_t Session::kvCacheBytes() const { return m_k.size() + m_v.size(); }
+
+size_t Session::kvBytesPerPosition(const ModelConfig& c, KvType t) {
+  return 2 * static_cast<size_t>(c.nLayer) * c.nHeadKv *
+         ggmlRowBytes(kvGgmlType(usableKvType(c, t)), c.headDim);
+}
 
 void Session::truncate(int n, int seq) {
   int& p = m_seqPos[static_cast<size_t>(seq)];

@@ -18,7 +18,9 @@
 #include "core/duet/experiment.h"
 #include "core/duet/probe.h"
 #include "core/duet/solver.h"
+#include "core/duet/text_model.h"
 #include "core/eval/dataset.h"
+#include "core/model/model.h"
 #include "core/model/synth.h"
 #include "core/store/store.h"
 
@@ -208,6 +210,48 @@ TEST_F(EngineTest, BatchedSolvingEqualsOneByOne) {
   std::vector<SolveRequest> mixed(2);
   mixed[1].system.mode = SolveMode::kLight;
   EXPECT_FALSE(solver.solveBatch(mixed).ok());
+}
+
+// A batch whose KV caches would exceed batchKvBytes runs in groups that fit, with the results of
+// each prompt alone.
+TEST_F(EngineTest, BatchRunsInGroupsThatFitItsKvBudget) {
+  const std::string path = (s_dir / "M0.gguf").string();
+  auto one = LocalModel::load(path);
+  ASSERT_TRUE(one.ok()) << one.message();
+  GenerateParams gp;
+  gp.maxTokens = 16;
+  gp.sampling.temperature = 0.8f;
+  std::vector<TextModel::BatchItem> items;
+  for (int i = 0; i < 5; ++i) {
+    TextModel::BatchItem it;
+    it.prompt = "question " + std::to_string(i) + ": what is " + std::to_string(i) + " plus 2?";
+    it.params = gp;
+    it.params.sampling.seed = 40 + static_cast<uint64_t>(i);
+    items.push_back(it);
+  }
+  // Every prompt here is short, so the batch session has 256 positions per sequence.
+  const size_t perSeq = 256 * Session::kvBytesPerPosition((*one)->model().config(), KvType::kF16);
+  LocalModelOptions lo;
+  lo.batchKvBytes = 2 * perSeq + perSeq / 2;
+  auto grouped = LocalModel::load(path, lo);
+  ASSERT_TRUE(grouped.ok());
+  auto r = (*grouped)->completeBatch(items, nullptr);
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_EQ((*grouped)->batchSequences(), 2);
+  ASSERT_EQ(r->size(), items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto alone = (*one)->complete(items[i].prompt, items[i].params, {}, nullptr);
+    ASSERT_TRUE(alone.ok());
+    EXPECT_EQ((*r)[i].tokens, alone->tokens) << "prompt " << i;
+  }
+  lo.batchKvBytes = 1;  // below one sequence: one at a time, still every result
+  auto single = LocalModel::load(path, lo);
+  ASSERT_TRUE(single.ok());
+  auto s = (*single)->completeBatch(items, nullptr);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ((*single)->batchSequences(), 1);
+  ASSERT_EQ(s->size(), items.size());
+  for (size_t i = 0; i < items.size(); ++i) EXPECT_EQ((*s)[i].tokens, (*r)[i].tokens) << "prompt " << i;
 }
 
 TEST_F(EngineTest, ProbeScoresEveryPrefix) {
