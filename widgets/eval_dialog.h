@@ -49,7 +49,7 @@ class EvaluateDialog : public QDialog {
   QLineEdit* m_dataset;
   QListWidget* m_checkpoints;
   QCheckBox *m_original, *m_light, *m_pair, *m_truncate, *m_keepTokens;
-  QSpinBox *m_limit, *m_repeats, *m_seed;
+  QSpinBox *m_limit, *m_repeats, *m_seed, *m_batch;
   QProgressBar* m_progress;
   QLabel* m_status;
   QPushButton *m_start, *m_cancel, *m_resume;

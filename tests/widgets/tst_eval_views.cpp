@@ -8,6 +8,7 @@
 #include <QProgressBar>
 #include <QSemaphore>
 #include <QSignalSpy>
+#include <QSpinBox>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -79,6 +80,10 @@ void TestEvalViews::evaluationFillsTheChartWithTheStoredMetrics() {
   QSignalSpy progress(h.client.get(), &EngineClient::evalProgress);
   QSignalSpy updates(&session, &EvalSession::metricsUpdated);
   QSignalSpy finished(h.client.get(), &EngineClient::evalFinished);
+  auto* batch = dlg.findChild<QSpinBox*>("evalBatch");
+  QVERIFY(batch);
+  batch->setValue(3);  // items decoded together: 3 of the 4 per step, then the last alone
+  QCOMPARE(dlg.job().options.batch, 3);
   dlg.start();
   QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 60000);
   QCOMPARE(finished.at(0).at(1).toBool(), false);
