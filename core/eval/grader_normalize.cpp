@@ -270,24 +270,30 @@ std::string fixShorthand(std::string_view s, int depth) {
 }
 
 // Number literals in canonical form: ".5" -> "0.5", "27.0" -> "27", "007" -> "7", "2.50" -> "2.5".
+// A literal is a maximal run of digits and dots with at most one dot and a digit; other runs
+// ("1..5", "1.0.5", "...") stay as written: read as numbers piece by piece, "1..5" became "10.5"
+// and normalizing again changed it further (found by tests/fuzz/text_fuzz).
 std::string canonicalNumbers(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size();) {
-    const bool startsNumber =
-        isAsciiDigit(s[i]) || (s[i] == '.' && i + 1 < s.size() && isAsciiDigit(s[i + 1]));
-    if (!startsNumber) {
+    size_t j = i, dots = 0, digits = 0;
+    while (j < s.size() && (isAsciiDigit(s[j]) || s[j] == '.')) {
+      dots += s[j] == '.';
+      digits += s[j] != '.';
+      ++j;
+    }
+    if (j == i) {
       out += s[i++];
       continue;
     }
-    size_t j = i;
-    while (j < s.size() && isAsciiDigit(s[j])) ++j;
-    std::string_view intPart = s.substr(i, j - i), fracPart;
-    if (j < s.size() && s[j] == '.') {
-      size_t k = j + 1;
-      while (k < s.size() && isAsciiDigit(s[k])) ++k;
-      fracPart = s.substr(j + 1, k - j - 1);
-      j = k;
+    if (dots > 1 || digits == 0) {
+      out.append(s.substr(i, j - i));
+      i = j;
+      continue;
     }
+    const std::string_view run = s.substr(i, j - i);
+    const size_t dot = run.find('.');
+    std::string_view intPart = run.substr(0, dot), fracPart = dot == run.npos ? "" : run.substr(dot + 1);
     while (intPart.size() > 1 && intPart[0] == '0') intPart.remove_prefix(1);
     while (!fracPart.empty() && fracPart.back() == '0') fracPart.remove_suffix(1);
     out += intPart.empty() ? "0" : std::string(intPart);
@@ -333,10 +339,13 @@ std::string normalizePass(std::string s) {
   s = removeSpaces(s);
   s = fixShorthand(s, 0);
   s = canonicalNumbers(s);
+  // A leading "+" goes, and so does a run of them ("++5"): judged by what is kept before it, the
+  // whole run goes in one pass (by the input's previous character one went per pass).
   std::string noPlus;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const bool leading = i == 0 || s[i - 1] == '(' || s[i - 1] == '[' || s[i - 1] == ',' || s[i - 1] == '{';
-    if (!(s[i] == '+' && leading)) noPlus += s[i];
+  for (char c : s) {
+    const char prev = noPlus.empty() ? '\0' : noPlus.back();
+    const bool leading = prev == '\0' || prev == '(' || prev == '[' || prev == ',' || prev == '{';
+    if (!(c == '+' && leading)) noPlus += c;
   }
   s = std::move(noPlus);
   while (s.size() >= 2 && s.front() == '{' && matchBrace(s, 0) == s.size() - 1) s = s.substr(1, s.size() - 2);

@@ -242,6 +242,9 @@ TEST(NormalizeMathAnswer, CanonicalForms) {
       {"27.0", "27"},
       {".5", "0.5"},
       {"+5", "5"},
+      {"+++++++++++5", "5"},  // in one pass (one "+" per pass left "+++5" after the last of 8)
+      {"(++5, +3)", "(5,3)"},
+      {"1++2", "1++2"},
       {"1,000,000", "1000000"},
       {"(1,2)", "(1,2)"},
       {"(1, 234)", "(1,234)"},
@@ -258,6 +261,19 @@ TEST(NormalizeMathAnswer, CanonicalForms) {
       {"x^2+2x", "x^2+2x"},
   };
   for (const NormCase& c : cases) EXPECT_EQ(normalizeMathAnswer(c.in), c.out) << "input '" << c.in << "'";
+}
+
+// A run of digits and dots that is not one decimal stays as written (text_fuzz found "1..5" read
+// as "1." and ".5", giving "10.5", and a longer run changing again on a second pass).
+TEST(NormalizeMathAnswer, DotRunsThatAreNotNumbersStay) {
+  EXPECT_EQ(normalizeMathAnswer("1..5"), "1..5");
+  EXPECT_EQ(normalizeMathAnswer("1.0.5"), "1.0.5");
+  EXPECT_EQ(normalizeMathAnswer("0.50+.25"), "0.5+0.25");
+  EXPECT_FALSE(mathEquivalent("1..5", "10.5"));
+  for (const char* s : {"so t.................0.5", "2...10", "v1.2.30"}) {
+    const std::string once = normalizeMathAnswer(s);
+    EXPECT_EQ(normalizeMathAnswer(once), once) << "input '" << s << "'";
+  }
 }
 
 TEST(MathEquivalent, ReasonsAreSpecific) {
