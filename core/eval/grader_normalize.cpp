@@ -170,7 +170,10 @@ std::string stripAssignment(const std::string& s) {
 // "1,000,000" -> "1000000" only when the whole answer is one number with proper 3-digit groups,
 // so tuples such as "(1,2)" and lists such as "1, 2" keep their commas.
 std::string stripThousands(std::string s) {
-  replaceAll(s, "{,}", "");
+  // LaTeX's "1{,}000": a "{,}" between digits only (elsewhere it is a group, as in "\\frac{,}{,}",
+  // whose braces would come back with the \\frac shorthand on the next pass: text_fuzz).
+  for (size_t at = s.find("{,}"); at != std::string::npos; at = s.find("{,}", at + 1))
+    if (at > 0 && isAsciiDigit(s[at - 1]) && at + 3 < s.size() && isAsciiDigit(s[at + 3])) s.erase(at, 3);
   size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
   size_t lead = 0;
   while (i + lead < s.size() && isAsciiDigit(s[i + lead])) ++lead;

@@ -263,14 +263,18 @@ TEST(NormalizeMathAnswer, CanonicalForms) {
   for (const NormCase& c : cases) EXPECT_EQ(normalizeMathAnswer(c.in), c.out) << "input '" << c.in << "'";
 }
 
-// A run of digits and dots that is not one decimal stays as written (text_fuzz found "1..5" read
-// as "1." and ".5", giving "10.5", and a longer run changing again on a second pass).
-TEST(NormalizeMathAnswer, DotRunsThatAreNotNumbersStay) {
+// Inputs tests/fuzz/text_fuzz found normalizing differently on a second pass: "1..5" read as
+// "1." and ".5" ("10.5"); "\\frac{,}{,}" losing its "{,}" groups as thousands separators, which
+// the \\frac shorthand then put back around the next commas. A run of digits and dots that is not
+// one decimal now stays as written, and "{,}" is a separator only between digits.
+TEST(NormalizeMathAnswer, OddInputsNormalizeInOnePass) {
   EXPECT_EQ(normalizeMathAnswer("1..5"), "1..5");
   EXPECT_EQ(normalizeMathAnswer("1.0.5"), "1.0.5");
   EXPECT_EQ(normalizeMathAnswer("0.50+.25"), "0.5+0.25");
   EXPECT_FALSE(mathEquivalent("1..5", "10.5"));
-  for (const char* s : {"so t.................0.5", "2...10", "v1.2.30"}) {
+  EXPECT_EQ(normalizeMathAnswer("1{,}000{,}000"), "1000000");
+  EXPECT_EQ(normalizeMathAnswer("\\frac{,}{,},,,,"), "\\frac{,}{,},,,,");
+  for (const char* s : {"so t.................0.5", "2...10", "v1.2.30", "p,,\\frac,,,,,,,,,,,,,,,,,,s,,,"}) {
     const std::string once = normalizeMathAnswer(s);
     EXPECT_EQ(normalizeMathAnswer(once), once) << "input '" << s << "'";
   }
