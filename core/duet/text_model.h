@@ -83,7 +83,7 @@ class LocalModel : public TextModel {
   std::string tokenText(int32_t id) const override;
   const Model& model() const { return *m_model; }
   // Sequences of the session completeBatch last ran (0 before any batch): at most what
-  // batchKvBytes allows.
+  // batchKvBytes allows (or one). Read it between batches, not during one on another thread.
   int batchSequences() const { return m_batchSession ? m_batchSession->sequenceCount() : 0; }
 
  private:

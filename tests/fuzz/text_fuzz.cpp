@@ -125,10 +125,16 @@ void fuzzDataset(std::string_view in) {
   for (const auto& issue : d->issues) check(!issue.message.empty(), "a dataset issue without a message");
 }
 
-bool balancedBraces(std::string_view s) {
+// True when "\\boxed{" + s + "}" closes where it should: s's unescaped braces balance and it does
+// not end in a backslash (which would escape the closing brace).
+bool boxable(std::string_view s) {
   int depth = 0;
-  for (char c : s) {
-    depth += c == '{' ? 1 : c == '}' ? -1 : 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\') {
+      if (++i == s.size()) return false;
+      continue;
+    }
+    depth += s[i] == '{' ? 1 : s[i] == '}' ? -1 : 0;
     if (depth < 0) return false;
   }
   return depth == 0;
@@ -147,9 +153,9 @@ void fuzzGrader(std::string_view in) {
   if (auto boxed = duet::lastBoxed(output)) {
     check(boxed->size() <= output.size(), "a \\boxed{} answer longer than the text");
     const duet::Verdict self = duet::gradeMath("\\boxed{" + *boxed + "}", *boxed);
-    // (An answer taken from "\\boxed 5" without braces may hold an unmatched brace, which
-    // "\\boxed{...}" around it would leave unterminated.)
-    if (!duet::normalizeMathAnswer(*boxed).empty() && balancedBraces(*boxed))
+    // (An answer taken from "\\boxed 5" without braces may hold an unmatched brace or end in a
+    // backslash, which "\\boxed{...}" around it would leave unterminated.)
+    if (!duet::normalizeMathAnswer(*boxed).empty() && boxable(*boxed))
       check(self.correct, "a \\boxed{} answer is not graded equal to itself");
   }
   (void)duet::mathEquivalent(output, gold);
