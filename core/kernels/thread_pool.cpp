@@ -24,6 +24,7 @@ ThreadPool::ThreadPool(int nThreads) {
   if (nThreads <= 0) nThreads = static_cast<int>(std::thread::hardware_concurrency());
   m_nThreads = nThreads > 0 ? nThreads : 1;
   m_parts = std::make_unique<Part[]>(static_cast<size_t>(m_nThreads));
+  m_slots = std::make_unique<Slot[]>(static_cast<size_t>(m_nThreads));
   m_workers.reserve(static_cast<size_t>(m_nThreads - 1));
   for (int i = 1; i < m_nThreads; ++i) m_workers.emplace_back([this, i] { workerLoop(i); });
 }
@@ -44,18 +45,28 @@ void ThreadPool::run(FunctionRef<void(int ith, int nth)> fn) {
     return;
   }
   m_job = &fn;
-  m_pending.store(m_nThreads - 1, std::memory_order_relaxed);
-  m_generation.fetch_add(1);  // seq_cst: pairs with the sleeper count below
+  const uint64_t gen = m_generation.load(std::memory_order_relaxed) + 1;
+  for (int k = 1; k < m_nThreads; ++k)
+    m_slots[static_cast<size_t>(k)].state.store(gen * 4 + kOpen, std::memory_order_relaxed);
+  m_generation.store(gen);  // seq_cst: publishes the job and the slots; pairs with the sleeper count
   if (m_sleepers.load() > 0) {
     std::lock_guard<std::mutex> lock(m_mutex);  // a sleeper between its check and wait holds it
     m_cv.notify_all();
   }
   fn(0, m_nThreads);
-  for (int spins = 0; m_pending.load(std::memory_order_acquire) != 0; ++spins) {
-    if (spins < 2000) {
-      DUET_CPU_RELAX();
-    } else {
-      std::this_thread::yield();  // oversubscribed machine: let the workers run
+  for (int k = 1; k < m_nThreads; ++k) {
+    std::atomic<uint64_t>& state = m_slots[static_cast<size_t>(k)].state;
+    uint64_t open = gen * 4 + kOpen;
+    if (state.compare_exchange_strong(open, gen * 4 + kTaken, std::memory_order_acquire)) {
+      fn(k, m_nThreads);  // worker k has not picked the job up: no waiting for it
+      continue;
+    }
+    for (int spins = 0; state.load(std::memory_order_acquire) != gen * 4 + kDone; ++spins) {
+      if (spins < 2000) {
+        DUET_CPU_RELAX();
+      } else {
+        std::this_thread::yield();  // oversubscribed machine: let the worker finish
+      }
     }
   }
   m_job = nullptr;
@@ -107,8 +118,13 @@ void ThreadPool::workerLoop(int ith) {
     }
     seen = m_generation.load(std::memory_order_acquire);
     if (m_stop.load()) return;
+    // The job of generation `seen` is ours to run if the caller has not taken it (or moved on to
+    // a later job, whose slot value differs): the caller then waits for kDone before it returns.
+    std::atomic<uint64_t>& state = m_slots[static_cast<size_t>(ith)].state;
+    uint64_t open = seen * 4 + kOpen;
+    if (!state.compare_exchange_strong(open, seen * 4 + kTaken, std::memory_order_acquire)) continue;
     (*m_job)(ith, m_nThreads);
-    m_pending.fetch_sub(1, std::memory_order_release);
+    state.store(seen * 4 + kDone, std::memory_order_release);
   }
 }
 

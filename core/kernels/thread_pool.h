@@ -1,6 +1,10 @@
 // ThreadPool: a fixed set of worker threads that run one job at a time, all threads together
 // (fork-join), for the matmul and attention kernels. The calling thread takes part as thread 0,
-// so ThreadPool(1) runs everything inline with no synchronisation.
+// so ThreadPool(1) runs everything inline with no synchronisation. A job's part ith (1..n-1) is
+// claimed by worker ith when it picks the job up, or, when that worker has not by the time the
+// caller is done with part 0 (asleep, or its core taken by another process), by the caller, who
+// runs it itself rather than wait: on a machine where something else keeps a core busy the pool
+// slows to about one thread's pace instead of stalling at every join.
 // Thread-safety: run() must be called from one thread at a time (the owner of the pool). The job
 // must not call run() on the same pool. run() does not allocate.
 #pragma once
@@ -26,7 +30,9 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return m_nThreads; }
-  // Calls fn(ith, nth) once on each of the nth = size() threads and returns when all are done.
+  // Calls fn(ith, nth) once for each ith in [0, nth = size()) and returns when all are done: ith 0
+  // on the calling thread, each other ith on its worker or, if that worker is late to claim it,
+  // also on the calling thread. fn must not depend on which thread runs an ith.
   void run(FunctionRef<void(int ith, int nth)> fn);
 
   // Calls fn(begin, end) on pieces of at most `grain` that together cover [0, n) once each.
@@ -52,8 +58,16 @@ class ThreadPool {
     int64_t end = 0;
   };
 
+  // A worker's part of the current job: generation * 4 + kOpen / kTaken / kDone. The caller opens
+  // it, then one of the worker (which marks it done) and the caller takes it.
+  struct alignas(64) Slot {
+    std::atomic<uint64_t> state{0};
+  };
+  static constexpr uint64_t kOpen = 0, kTaken = 1, kDone = 2;
+
   int m_nThreads = 1;
   std::unique_ptr<Part[]> m_parts;
+  std::unique_ptr<Slot[]> m_slots;
   std::vector<std::thread> m_workers;
   std::mutex m_mutex;
   std::condition_variable m_cv;
@@ -61,7 +75,6 @@ class ThreadPool {
   // while before sleeping on m_cv (m_sleepers says whether a notify is needed).
   const FunctionRef<void(int, int)>* m_job = nullptr;
   std::atomic<uint64_t> m_generation{0};
-  std::atomic<int> m_pending{0};
   std::atomic<int> m_sleepers{0};
   std::atomic<bool> m_stop{false};
 };

@@ -1,10 +1,13 @@
-// Tests for core/kernels/thread_pool.h: split coverage, repeated fork-join, inline pool of 1.
+// Tests for core/kernels/thread_pool.h: split coverage, repeated fork-join, inline pool of 1, the
+// balanced runs' takeover, and a caller that does not wait for a worker that cannot run.
 #include "core/kernels/thread_pool.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -158,6 +161,76 @@ TEST(ThreadPool, RunBalancedTakesOverTheRestOfASlowThreadsPart) {
   });
   EXPECT_TRUE(laterPieceRun.load());
   EXPECT_EQ(secondPart.size(), 2u);
+}
+
+// A worker that cannot run (here held in a signal handler, as another process's thread holding
+// its core would hold it) does not hold up run(): the caller runs that worker's part itself. Before
+// the caller took parts over, each run() waited for the held worker; the watchdog then frees it
+// after 5 s and the test fails.
+std::atomic<bool> g_held{false}, g_release{false};
+void holdWorker(int) {
+  g_held = true;
+  while (!g_release.load()) {
+  }
+}
+
+TEST(ThreadPool, ACallerRunsTheJobOfAWorkerThatCannotRun) {
+  static_assert(std::atomic<bool>::is_always_lock_free);
+  ThreadPool pool(2);
+  std::atomic<pthread_t> worker{};
+  std::atomic<bool> found{false};
+  const pthread_t caller = pthread_self();
+  pool.run([&](int ith, int) {
+    if (ith == 0) {  // busy until the worker has picked up part 1 (else the caller would take it)
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      while (!found.load() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    } else if (pthread_equal(pthread_self(), caller) == 0) {
+      worker = pthread_self();
+      found = true;
+    }
+  });
+  ASSERT_TRUE(found.load()) << "the worker did not pick up its part in 2 s";
+  struct sigaction sa {
+  }, old{};
+  sa.sa_handler = holdWorker;
+  sigemptyset(&sa.sa_mask);
+  ASSERT_EQ(sigaction(SIGUSR1, &sa, &old), 0);
+  g_held = false;
+  g_release = false;
+  ASSERT_EQ(pthread_kill(worker.load(), SIGUSR1), 0);
+  while (!g_held.load()) std::this_thread::yield();
+  std::atomic<bool> watchdogFired{false}, done{false};
+  std::thread watchdog([&] {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!done.load() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (!done.load()) watchdogFired = true;
+    g_release = true;
+  });
+  std::vector<int64_t> data(1000, 0);
+  for (int it = 1; it <= 100; ++it) {
+    std::atomic<int> onCaller{0};
+    pool.run([&](int ith, int nth) {
+      if (pthread_equal(pthread_self(), caller) != 0) onCaller.fetch_add(1);
+      int64_t b, e;
+      ThreadPool::split(static_cast<int64_t>(data.size()), ith, nth, b, e);
+      for (int64_t i = b; i < e; ++i) data[static_cast<size_t>(i)] += i;
+    });
+    if (!watchdogFired.load()) {
+      ASSERT_EQ(onCaller.load(), 2) << "run " << it;
+    }
+  }
+  done = true;
+  watchdog.join();
+  EXPECT_FALSE(watchdogFired.load()) << "run() waited for a worker that could not run";
+  int64_t sum = 0;
+  for (int64_t v : data) sum += v;
+  EXPECT_EQ(sum, 100 * 999 * 1000 / 2);
+  // Freed, the worker takes its parts again (or at least nothing breaks).
+  std::atomic<int> calls{0};
+  for (int it = 0; it < 100; ++it) pool.run([&](int, int) { calls.fetch_add(1); });
+  EXPECT_EQ(calls.load(), 200);
+  sigaction(SIGUSR1, &old, nullptr);
 }
 
 }  // namespace
