@@ -30,6 +30,7 @@ using namespace detail;
 // lane-per-token tiles win even with half-empty lanes (they need AVX-512 VNNI).
 constexpr int64_t kQuantPrefillMinTok = 6;
 constexpr int64_t kDecodeRowBlock = 16;  // decode: rows per row-dot call, each token over them
+constexpr int64_t kDecodePieceRows = 256;  // decode: rows per piece of the pool's balanced runs
 // Float weights: below this many tokens each row's weights are converted once for up to four
 // tokens' row dots (dotFloatRowsMulti); from here on the broadcast tiles, whose lanes hold 16
 // tokens (half empty at 8) and whose F16 / BF16 rows must first be widened into L2. kernels_bench,
@@ -144,11 +145,11 @@ template <class Fn>
 void forDecodeBlocks(std::span<const MatrixView> ws, ThreadPool& pool, Fn&& fn) {
   int64_t total = 0;
   for (const MatrixView& w : ws) total += w.rows;
-  pool.run([&](int ith, int nth) {
-    int64_t g0, g1;
-    ThreadPool::split(total, ith, nth, g0, g1);
+  // Pieces of kDecodePieceRows on runBalanced: a thread held up (by another process on its core)
+  // leaves the rest of its part to the other instead of stalling the join.
+  pool.runBalanced(total, kDecodePieceRows, [&](int64_t g0, int64_t g1) {
     int64_t base = 0;
-    for (size_t i = 0; i < ws.size(); base += ws[i].rows, ++i) {
+    for (size_t i = 0; i < ws.size() && base < g1; base += ws[i].rows, ++i) {
       const int64_t r1 = std::min(ws[i].rows, g1 - base);
       for (int64_t b = std::max<int64_t>(0, g0 - base); b < r1; b += kDecodeRowBlock)
         fn(i, b, std::min(kDecodeRowBlock, r1 - b));
