@@ -54,13 +54,18 @@ void ThreadPool::run(FunctionRef<void(int ith, int nth)> fn) {
     m_cv.notify_all();
   }
   fn(0, m_nThreads);
+  // Parts whose workers have not picked the job up run here, without waiting for them; then the
+  // parts the workers took are waited for.
   for (int k = 1; k < m_nThreads; ++k) {
     std::atomic<uint64_t>& state = m_slots[static_cast<size_t>(k)].state;
     uint64_t open = gen * 4 + kOpen;
     if (state.compare_exchange_strong(open, gen * 4 + kTaken, std::memory_order_acquire)) {
-      fn(k, m_nThreads);  // worker k has not picked the job up: no waiting for it
-      continue;
+      fn(k, m_nThreads);
+      state.store(gen * 4 + kDone, std::memory_order_relaxed);
     }
+  }
+  for (int k = 1; k < m_nThreads; ++k) {
+    const std::atomic<uint64_t>& state = m_slots[static_cast<size_t>(k)].state;
     for (int spins = 0; state.load(std::memory_order_acquire) != gen * 4 + kDone; ++spins) {
       if (spins < 2000) {
         DUET_CPU_RELAX();

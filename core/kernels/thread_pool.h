@@ -59,7 +59,7 @@ class ThreadPool {
   };
 
   // A worker's part of the current job: generation * 4 + kOpen / kTaken / kDone. The caller opens
-  // it, then one of the worker (which marks it done) and the caller takes it.
+  // it; the worker or, if the worker is late, the caller takes it, runs it and marks it done.
   struct alignas(64) Slot {
     std::atomic<uint64_t> state{0};
   };
