@@ -73,7 +73,9 @@ void registerBench(CLI::App& app, RunFn& run) {
       so.nCtx = std::max(1, o->depth + std::max(o->promptLen, o->gen) + 1);
       so.nBatch = o->batch;
       so.kvType = kvTypeOption(o->kv);
-      Session session(model, so);
+      auto created = Session::create(model, so);
+      if (!created) return fail(created.error());
+      Session& session = **created;
       const int nVocab = model.config().nVocab;
       std::vector<int32_t> prompt(static_cast<size_t>(o->promptLen));
       for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>((i * 7919 + 13) % nVocab);

@@ -213,7 +213,9 @@ void registerGenerate(CLI::App& app, RunFn& run) {
       so.nThreads = o->threads;
       so.nCtx = o->ctx;
       so.kvType = kvTypeOption(o->kv);
-      Session session(model, so);
+      auto created = Session::create(model, so);
+      if (!created) return fail(created.error());
+      Session& session = **created;
       GenerateParams gp;
       gp.maxTokens = o->maxTokens;
       gp.sampling = o->s;

@@ -94,7 +94,7 @@ std::vector<int32_t> LocalModel::encodePrompt(const std::string& text) const {
   return ids;
 }
 
-Session& LocalModel::sessionFor(int nTokens) {
+Result<Session*> LocalModel::sessionFor(int nTokens) {
   int cap = m_opts.maxContext > 0 ? m_opts.maxContext : m_model->config().nCtxTrain;
   const int want = std::min(std::max(nTokens, 256), std::max(cap, nTokens));
   if (!m_session || m_session->contextSize() < want) {
@@ -103,10 +103,12 @@ Session& LocalModel::sessionFor(int nTokens) {
     so.nCtx = want;
     so.kvType = m_opts.kvType;
     m_session.reset();
-    m_session = std::make_unique<Session>(*m_model, so);
+    auto s = Session::create(*m_model, so);
+    if (!s) return makeError(s.error().code, id() + ": " + s.message());
+    m_session = std::move(*s);
   }
   m_session->reset();
-  return *m_session;
+  return m_session.get();
 }
 
 Result<GenerateResult> LocalModel::complete(const std::string& prompt, const GenerateParams& params,
@@ -114,7 +116,9 @@ Result<GenerateResult> LocalModel::complete(const std::string& prompt, const Gen
   std::lock_guard<std::mutex> lock(m_mutex);
   const auto ids = encodePrompt(prompt);
   if (ids.empty()) return makeError(Errc::kInvalidArgument, id() + ": the prompt is empty");
-  Session& s = sessionFor(static_cast<int>(ids.size()) + params.maxTokens);
+  auto session = sessionFor(static_cast<int>(ids.size()) + params.maxTokens);
+  if (!session) return session.error();
+  Session& s = **session;
   if (static_cast<int>(ids.size()) >= s.contextSize())
     return makeError(Errc::kInvalidArgument, id() + ": the prompt has " + std::to_string(ids.size()) +
                                                  " tokens, more than the context of " +
@@ -164,7 +168,9 @@ Result<std::vector<GenerateResult>> LocalModel::completeBatch(const std::vector<
     so.nSeq = nSeq;
     so.kvType = m_opts.kvType;
     m_batchSession.reset();
-    m_batchSession = std::make_unique<Session>(*m_model, so);
+    auto s = Session::create(*m_model, so);
+    if (!s) return makeError(s.error().code, id() + ": " + s.message());
+    m_batchSession = std::move(*s);
   }
   std::vector<GenerateResult> out;
   out.reserve(batch.size());
@@ -197,7 +203,9 @@ Result<std::vector<float>> LocalModel::scoreContinuation(const std::string& prom
   if (ids.empty() || cont.empty()) return makeError(Errc::kInvalidArgument, "empty prompt or continuation");
   const size_t nPrompt = ids.size();
   ids.insert(ids.end(), cont.begin(), cont.end());
-  Session& s = sessionFor(static_cast<int>(ids.size()) + 1);
+  auto session = sessionFor(static_cast<int>(ids.size()) + 1);
+  if (!session) return session.error();
+  Session& s = **session;
   if (static_cast<int>(ids.size()) > s.contextSize())
     return makeError(Errc::kInvalidArgument, id() + ": prompt and continuation exceed the context");
   // Logits are kept only for the continuation: the prompt's last logits predict its first token.

@@ -89,7 +89,7 @@ class LocalModel : public TextModel {
  private:
   LocalModel() = default;
   std::vector<int32_t> encodePrompt(const std::string& text) const;
-  Session& sessionFor(int nTokens);
+  Result<Session*> sessionFor(int nTokens);  // errors: the KV cache does not fit (Session::create)
 
   std::string m_path;
   std::string m_identity;

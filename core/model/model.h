@@ -93,7 +93,13 @@ struct SessionOptions {
 
 class Session {
  public:
+  // Prefer create(): the constructor allocates the whole KV cache (nCtx x nSeq positions) and dies
+  // on an allocation that cannot succeed.
   Session(const Model& model, const SessionOptions& opts);
+  // A session, or an error that names the context, the sequences and the memory when its KV cache
+  // (plus the chunk buffers' budget) needs more than the system has available (MemAvailable in
+  // /proc/meminfo, where readable), or when the allocation fails.
+  static Result<std::unique_ptr<Session>> create(const Model& model, const SessionOptions& opts);
   ~Session();
 
   // Runs tokens through the model at the current position of sequence 0 and appends them to its

@@ -2,7 +2,12 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <new>
+#include <stdexcept>
+#include <string>
 
 #include "core/kernels/attend.h"
 #include "core/kernels/ops.h"
@@ -75,6 +80,46 @@ Session::Session(const Model& model, const SessionOptions& opts)
 Session::~Session() = default;
 
 size_t Session::kvCacheBytes() const { return m_k.size() + m_v.size(); }
+
+namespace {
+// MemAvailable from /proc/meminfo in bytes, or 0 when it cannot be read (then nothing is checked).
+size_t availableMemory() {
+  std::ifstream f("/proc/meminfo");
+  for (std::string line; std::getline(f, line);) {
+    unsigned long long kib = 0;
+    if (std::sscanf(line.c_str(), "MemAvailable: %llu kB", &kib) == 1) return static_cast<size_t>(kib) * 1024;
+  }
+  return 0;
+}
+
+std::string gib(size_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1u << 30));
+  return buf;
+}
+}  // namespace
+
+Result<std::unique_ptr<Session>> Session::create(const Model& model, const SessionOptions& opts) {
+  const ModelConfig& c = model.config();
+  const size_t nCtx = static_cast<size_t>(std::max(1, opts.nCtx)),
+               nSeq = static_cast<size_t>(std::max(1, opts.nSeq));
+  const size_t kv = nCtx * nSeq * kvBytesPerPosition(c, opts.kvType);
+  const std::string what = "a KV cache of " + std::to_string(nCtx) + " positions" +
+                           (nSeq > 1 ? " x " + std::to_string(nSeq) + " sequences" : std::string()) + " (" +
+                           std::string(kvTypeName(usableKvType(c, opts.kvType))) + ") needs " + gib(kv);
+  const size_t avail = availableMemory();
+  if (avail > 0 && kv + kAutoBatchBytes > avail)
+    return makeError(Errc::kInvalidArgument, what + ", but " + gib(avail) +
+                                                 " of memory is available: use a shorter context (fewer "
+                                                 "max tokens), fewer sequences or the q8_0 KV cache");
+  try {
+    return std::make_unique<Session>(model, opts);
+  } catch (const std::bad_alloc&) {
+    return makeError(Errc::kInvalidArgument, what + " and its allocation failed");
+  } catch (const std::length_error&) {
+    return makeError(Errc::kInvalidArgument, what + ", more than can be allocated");
+  }
+}
 
 size_t Session::kvBytesPerPosition(const ModelConfig& c, KvType t) {
   return 2 * static_cast<size_t>(c.nLayer) * c.nHeadKv *

@@ -87,7 +87,9 @@ Result<Json> OpenAiServer::Impl::echoLogprobs(const ApiRequest& r, int nTop) {
   so.nCtx = static_cast<int>(ids.size()) + 1;
   so.nThreads = opts.nThreads;
   so.kvType = opts.kvType;
-  Session s(m, so);
+  auto session = Session::create(m, so);
+  if (!session) return session.error();
+  Session& s = **session;
   if (so.nCtx > s.contextSize())
     return makeError(Errc::kInvalidArgument, "the prompt exceeds the model's context");
   DUET_TRY_STATUS(s.eval(std::span<const int32_t>(ids.data(), ids.size()), /*allLogits=*/true));

@@ -254,6 +254,29 @@ TEST_F(EngineTest, BatchRunsInGroupsThatFitItsKvBudget) {
   for (size_t i = 0; i < items.size(); ++i) EXPECT_EQ((*s)[i].tokens, (*r)[i].tokens) << "prompt " << i;
 }
 
+// Asking for more tokens than memory can hold a KV cache for is an error naming the model and
+// the cache, for one prompt and for a batch.
+TEST_F(EngineTest, AContextThatCannotFitIsAnError) {
+  auto m = LocalModel::load((s_dir / "M0.gguf").string());
+  ASSERT_TRUE(m.ok()) << m.message();
+  GenerateParams gp;
+  gp.maxTokens = 1 << 30;
+  auto r = (*m)->complete("what is 2 plus 2?", gp, {}, nullptr);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.message().find("M0.gguf"), std::string::npos) << r.message();
+  EXPECT_NE(r.message().find("KV cache"), std::string::npos) << r.message();
+  std::vector<TextModel::BatchItem> items(2);
+  for (auto& it : items) {
+    it.prompt = "what is 1 plus 1?";
+    it.params = gp;
+  }
+  auto b = (*m)->completeBatch(items, nullptr);
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.message().find("KV cache"), std::string::npos) << b.message();
+  gp.maxTokens = 4;  // and the model still works
+  EXPECT_TRUE((*m)->complete("what is 2 plus 2?", gp, {}, nullptr).ok());
+}
+
 TEST_F(EngineTest, ProbeScoresEveryPrefix) {
   auto e = loadExperiment((s_dir / "experiment.json").string());
   ASSERT_TRUE(e.ok());

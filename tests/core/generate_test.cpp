@@ -283,5 +283,19 @@ TEST_F(GenerateTest, ChatTemplateIsDetectedFromTheGgufTemplate) {
   EXPECT_EQ(detectChatTemplate("", s_model->tokenizer()), ChatTemplate::kChatML);  // <|im_start|> in vocab
 }
 
+// A KV cache that cannot fit in memory is an error that names it, not a failed allocation (which
+// the constructor would die on) or the OOM killer.
+TEST_F(GenerateTest, ASessionThatCannotFitIsAnErrorNotACrash) {
+  auto ok = Session::create(*s_model, SessionOptions{256, 16, 1, KvType::kF16});
+  ASSERT_TRUE(ok.ok()) << ok.message();
+  EXPECT_EQ((*ok)->contextSize(), 256);
+  // 2^30 positions x 64 sequences x 256 bytes: 16 TiB.
+  auto bad = Session::create(*s_model, SessionOptions{1 << 30, 16, 1, KvType::kF16, 64});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("1073741824 positions x 64 sequences (f16) needs 16384.00 GiB"),
+            std::string::npos)
+      << bad.message();
+}
+
 }  // namespace
 }  // namespace duet
