@@ -15,6 +15,7 @@
 // $DUET_TOKENIZER_DIR (default build/tokenizers, where scripts/fetch-tokenizers.sh puts them) and
 // is skipped when they are not there.
 #include <unistd.h>
+#include <utf8proc.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -179,19 +180,13 @@ const duet::Tokenizer* tokenizer(int which) {
 }
 
 bool validUtf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<uint8_t>(s[i]);
-    const size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    uint32_t cp = n == 1 ? c : c & (0x7f >> n);
-    for (size_t k = 1; k < n; ++k) {
-      const auto d = static_cast<uint8_t>(s[i + k]);
-      if ((d & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (d & 0x3f);
-    }
-    static const uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += n;
+  auto* p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
+  for (utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(s.size()); left > 0;) {
+    utf8proc_int32_t cp = 0;
+    const utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
+    if (n <= 0) return false;
+    p += n;
+    left -= n;
   }
   return true;
 }
