@@ -94,9 +94,13 @@ std::vector<int32_t> LocalModel::encodePrompt(const std::string& text) const {
   return ids;
 }
 
+int LocalModel::contextFor(int nTokens) const {
+  const int cap = m_opts.maxContext > 0 ? m_opts.maxContext : m_model->config().nCtxTrain;
+  return std::min(std::max(nTokens, 256), std::max(cap, nTokens));
+}
+
 Result<Session*> LocalModel::sessionFor(int nTokens) {
-  int cap = m_opts.maxContext > 0 ? m_opts.maxContext : m_model->config().nCtxTrain;
-  const int want = std::min(std::max(nTokens, 256), std::max(cap, nTokens));
+  const int want = contextFor(nTokens);
   if (!m_session || m_session->contextSize() < want) {
     SessionOptions so;
     so.nThreads = m_opts.nThreads;
@@ -155,8 +159,7 @@ Result<std::vector<GenerateResult>> LocalModel::completeBatch(const std::vector<
     need = std::max(need, static_cast<int>(b.prompt.size()) + it.params.maxTokens);
     batch.push_back(std::move(b));
   }
-  const int cap = m_opts.maxContext > 0 ? m_opts.maxContext : m_model->config().nCtxTrain;
-  const int nCtx = std::min(std::max(need, 256), std::max(cap, need));
+  const int nCtx = contextFor(need);
   // As many sequences at once as batchKvBytes holds (at least one).
   const size_t perSeq =
       static_cast<size_t>(nCtx) * Session::kvBytesPerPosition(m_model->config(), m_opts.kvType);

@@ -89,6 +89,9 @@ class LocalModel : public TextModel {
  private:
   LocalModel() = default;
   std::vector<int32_t> encodePrompt(const std::string& text) const;
+  // Positions a session for nTokens gets: at least 256, more than maxContext (or the trained
+  // context) only when nTokens asks for it.
+  int contextFor(int nTokens) const;
   Result<Session*> sessionFor(int nTokens);  // errors: the KV cache does not fit (Session::create)
 
   std::string m_path;
