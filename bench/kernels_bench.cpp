@@ -103,7 +103,7 @@ void matmulArgs(benchmark::internal::Benchmark* b) {
   b->ArgNames({"type", "rows", "cols", "nTok", "threads"});
   for (int64_t ti = 0; ti < static_cast<int64_t>(std::size(kTypes)); ++ti)
     for (auto [rows, cols] : {std::pair<int64_t, int64_t>{4864, 896}, {896, 4864}})
-      for (int64_t nTok : {1, 8, 16, 32, 64, 128, 512})
+      for (int64_t nTok : {1, 2, 4, 8, 16, 32, 64, 128, 512})
         for (int64_t th : {1, 2}) b->Args({ti, rows, cols, nTok, th});
   b->UseRealTime();
 }

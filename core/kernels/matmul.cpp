@@ -398,14 +398,16 @@ void quantDecode(std::span<const MatrixView> ws, const float* x, int64_t nTok, s
     buildDecodeInit(type, a.qs.data() + t * cols, cols, init + t * cols / 4, qsQuad + t * cols,
                     initQuad + t * cols / 8);
   }
+  assert(nTok < kQuantPrefillMinTok);
+  DecodeAct acts[kQuantPrefillMinTok];
+  for (int64_t t = 0; t < nTok; ++t)
+    acts[t] = DecodeAct{a.qs.data() + t * cols,     a.da.data() + t * nb, a.ds32.data() + t * nb,
+                        a.ds16.data() + t * 2 * nb, init + t * cols / 4,  qsQuad + t * cols,
+                        initQuad + t * cols / 8};
   forDecodeBlocks(ws, pool, [&](size_t i, int64_t b, int64_t n) {
     const MatrixView& w = ws[i];
-    for (int64_t t = 0; t < nTok; ++t) {
-      const DecodeAct act{a.qs.data() + t * cols,     a.da.data() + t * nb, a.ds32.data() + t * nb,
-                          a.ds16.data() + t * 2 * nb, init + t * cols / 4,  qsQuad + t * cols,
-                          initQuad + t * cols / 8};
-      dotRowsDecode(type, rowPtr(w, b), w.rowBytes, n, cols, act, ys[i] + t * w.rows + b);
-    }
+    dotRowsDecode(type, rowPtr(w, b), w.rowBytes, n, cols, acts, static_cast<int>(nTok), ys[i] + b,
+                  static_cast<size_t>(w.rows));
   });
 }
 #endif

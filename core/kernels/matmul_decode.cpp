@@ -115,6 +115,7 @@ struct QuadLayout {
   alignas(64) static constexpr std::array<uint8_t, 64> kQsIdx = qsBytes();
   alignas(64) static constexpr std::array<uint16_t, 32> kWordIdx = wordIdx();
 };
+#endif
 
 // Software prefetch distances (bytes ahead in the row stream; the rows of a thread's share are
 // contiguous, so this runs on into the next row; past the end of the weights it is harmless).
@@ -147,8 +148,12 @@ constexpr int kPrefetchL2Q5 = 4096;
 constexpr int kPrefetchL2Q8 = 4096;
 constexpr int kPrefetchL2K = 8192;
 
-template <class B>
-__m512 dotQuad(const void* row, int64_t cols, const DecodeAct& a) {
+#if defined(__AVX512VBMI__)
+
+// NT tokens at once (out[t] for a[t]): the codes are expanded once and go against each token in
+// turn; every token's arithmetic is the one-token kernel's, in the same order.
+template <class B, int NT>
+void dotQuad(const void* row, int64_t cols, const DecodeAct* a, __m512* out) {
   using L = QuadLayout<B>;
   constexpr int kAhead = L::kHigh ? kPrefetchQ5 : kPrefetchQ4;
   constexpr int kFar = L::kHigh ? kPrefetchL2Q5 : kPrefetchL2Q4;
@@ -157,13 +162,10 @@ __m512 dotQuad(const void* row, int64_t cols, const DecodeAct& a) {
   const __m512i m4 = _mm512_set1_epi8(15);
   const __m512i idx4 = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
   const __mmask64 tailMask = (~0ull) >> (128 - 4 * L::kSize);  // bytes 64.. of the 4 blocks
-  __m512 acc = _mm512_setzero_ps();
-  __m128 accMin = _mm_setzero_ps();
+  __m512 acc[NT];
+  __m128 accMin[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps(), accMin[t] = _mm_setzero_ps();
   for (int64_t q = 0; q < nq; ++q) {
-    const __m512i aLo = _mm512_loadu_si512(a.qsQuad + 128 * q),
-                  aHi = _mm512_loadu_si512(a.qsQuad + 128 * q + 64);
-    const __m512i init = L::kMin ? _mm512_setzero_si512() : _mm512_loadu_si512(a.initQuad + 16 * q);
-    const __m128 da4 = _mm_loadu_ps(a.da + 4 * q);
     const uint8_t* p = static_cast<const uint8_t*>(row) + 4 * L::kSize * q;
     prefetchLines<2>(reinterpret_cast<const char*>(p) + kAhead);
     prefetchL2<2>(reinterpret_cast<const char*>(p) + kFar);
@@ -180,22 +182,31 @@ __m512 dotQuad(const void* row, int64_t cols, const DecodeAct& a) {
       lo = _mm512_mask_add_epi8(lo, kLo, lo, _mm512_set1_epi8(16));
       hi = _mm512_mask_add_epi8(hi, kHi, hi, _mm512_set1_epi8(16));
     }
-    const __m512i sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init, lo, aLo), hi, aHi);
     const __m256 dm = _mm256_cvtph_ps(_mm512_castsi512_si128(words));  // [d0..d3, m0..m3]
-    const __m128 dd = _mm_mul_ps(_mm256_castps256_ps128(dm), da4);
-    acc = _mm512_fmadd_ps(toFloat(sum), _mm512_permutexvar_ps(idx4, _mm512_castps128_ps512(dd)), acc);
-    if constexpr (L::kMin)
-      accMin = _mm_fmadd_ps(_mm256_extractf128_ps(dm, 1), _mm_loadu_ps(a.ds32 + 4 * q), accMin);
+    for (int t = 0; t < NT; ++t) {
+      const __m512i aLo = _mm512_loadu_si512(a[t].qsQuad + 128 * q),
+                    aHi = _mm512_loadu_si512(a[t].qsQuad + 128 * q + 64);
+      const __m512i init = L::kMin ? _mm512_setzero_si512() : _mm512_loadu_si512(a[t].initQuad + 16 * q);
+      const __m512i sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init, lo, aLo), hi, aHi);
+      const __m128 dd = _mm_mul_ps(_mm256_castps256_ps128(dm), _mm_loadu_ps(a[t].da + 4 * q));
+      acc[t] = _mm512_fmadd_ps(toFloat(sum), _mm512_permutexvar_ps(idx4, _mm512_castps128_ps512(dd)), acc[t]);
+      if constexpr (L::kMin)
+        accMin[t] = _mm_fmadd_ps(_mm256_extractf128_ps(dm, 1), _mm_loadu_ps(a[t].ds32 + 4 * q), accMin[t]);
+    }
   }
-  if constexpr (L::kMin) acc = _mm512_add_ps(acc, _mm512_zextps128_ps512(accMin));
-  if (4 * nq < cols / 32) acc = _mm512_add_ps(acc, dot32<B>(row, cols, a, 4 * nq));  // 1..3 leftover blocks
-  return acc;
+  for (int t = 0; t < NT; ++t) {
+    if constexpr (L::kMin) acc[t] = _mm512_add_ps(acc[t], _mm512_zextps128_ps512(accMin[t]));
+    if (4 * nq < cols / 32)
+      acc[t] = _mm512_add_ps(acc[t], dot32<B>(row, cols, a[t], 4 * nq));  // 1..3 leftover blocks
+    out[t] = acc[t];
+  }
 }
 #endif
 
 // Q8_0, four blocks per step: the four half scales come from one word permute over the
 // 128-byte window (d of block b at byte 34 b), instead of four scalar loads.
-__m512 dotQ8Quad(const void* row, int64_t cols, const DecodeAct& a) {
+template <int NT>
+void dotQ8Quad(const void* row, int64_t cols, const DecodeAct* a, __m512* out) {
   const int64_t nq = cols / 128;
   const __m512i wIdx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                                         0, 0, 0, 0, 0, 51, 34, 17, 0);
@@ -203,11 +214,9 @@ __m512 dotQ8Quad(const void* row, int64_t cols, const DecodeAct& a) {
   const __m512i idx23 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   const __mmask64 tailMask = (1ull << 40) - 1;  // bytes 64..103: up to the last d
-  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  __m512 acc[NT][2];
+  for (int t = 0; t < NT; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
   for (int64_t q = 0; q < nq; ++q) {
-    const __m512i a01 = _mm512_loadu_si512(a.qs + 128 * q), a23 = _mm512_loadu_si512(a.qs + 128 * q + 64);
-    const __m512i i01 = _mm512_loadu_si512(a.init + 32 * q), i23 = _mm512_loadu_si512(a.init + 32 * q + 16);
-    const __m128 da4 = _mm_loadu_ps(a.da + 4 * q);
     const auto* b = static_cast<const BlockQ8_0*>(row) + 4 * q;
     const auto* p = reinterpret_cast<const uint8_t*>(b);
     prefetchLines<2>(reinterpret_cast<const char*>(p) + kPrefetchQ8);
@@ -219,15 +228,24 @@ __m512 dotQ8Quad(const void* row, int64_t cols, const DecodeAct& a) {
     };
     const __m512i words =
         _mm512_permutex2var_epi16(_mm512_loadu_si512(p), wIdx, _mm512_maskz_loadu_epi8(tailMask, p + 64));
-    const __m512 dd = _mm512_castps128_ps512(_mm_mul_ps(_mm_cvtph_ps(_mm512_castsi512_si128(words)), da4));
-    const __m512i s01 = _mm512_dpbusd_epi32(i01, pair(0), a01);
-    const __m512i s23 = _mm512_dpbusd_epi32(i23, pair(2), a23);
-    acc[0] = _mm512_fmadd_ps(toFloat(s01), _mm512_permutexvar_ps(idx01, dd), acc[0]);
-    acc[1] = _mm512_fmadd_ps(toFloat(s23), _mm512_permutexvar_ps(idx23, dd), acc[1]);
+    const __m128 d4 = _mm_cvtph_ps(_mm512_castsi512_si128(words));
+    const __m512i w01 = pair(0), w23 = pair(2);
+    for (int t = 0; t < NT; ++t) {
+      const int8_t* aq = a[t].qs + 128 * q;
+      const int32_t* ai = a[t].init + 32 * q;
+      const __m512 dd = _mm512_castps128_ps512(_mm_mul_ps(d4, _mm_loadu_ps(a[t].da + 4 * q)));
+      const __m512i s01 = _mm512_dpbusd_epi32(_mm512_loadu_si512(ai), w01, _mm512_loadu_si512(aq));
+      const __m512i s23 = _mm512_dpbusd_epi32(_mm512_loadu_si512(ai + 16), w23, _mm512_loadu_si512(aq + 64));
+      acc[t][0] = _mm512_fmadd_ps(toFloat(s01), _mm512_permutexvar_ps(idx01, dd), acc[t][0]);
+      acc[t][1] = _mm512_fmadd_ps(toFloat(s23), _mm512_permutexvar_ps(idx23, dd), acc[t][1]);
+    }
   }
-  __m512 sum = _mm512_add_ps(acc[0], acc[1]);
-  if (4 * nq < cols / 32) sum = _mm512_add_ps(sum, dot32<BlockQ8_0>(row, cols, a, 4 * nq));  // 1..3 leftover
-  return sum;
+  for (int t = 0; t < NT; ++t) {
+    __m512 sum = _mm512_add_ps(acc[t][0], acc[t][1]);
+    if (4 * nq < cols / 32)
+      sum = _mm512_add_ps(sum, dot32<BlockQ8_0>(row, cols, a[t], 4 * nq));  // 1..3 leftover
+    out[t] = sum;
+  }
 }
 
 // Q4_K / Q5_K: 16 floats [sc0..7, m0..7] of the super-block (6-bit values unpacked), all in
@@ -249,10 +267,11 @@ inline __m512 scalesMinsK(const uint8_t* s) {
 // chunks (sub-blocks 4p and 4p + 2) and their high nibbles (4p + 1 and 4p + 3), against
 // activations buildDecodeInit reorders the same way (DecodeAct::qsQuad); a chunk at a time took
 // a 32-byte load, a shift and an insert per chunk.
-template <class B, bool kHigh>
-__m512 dotK45(const void* row, int64_t cols, const DecodeAct& a) {
+template <class B, bool kHigh, int NT>
+void dotK45(const void* row, int64_t cols, const DecodeAct* a, __m512* out) {
   const B* b = static_cast<const B*>(row);
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), accMin = _mm512_setzero_ps();
+  __m512 acc0[NT], acc1[NT], accMin[NT];
+  for (int t = 0; t < NT; ++t) acc0[t] = acc1[t] = accMin[t] = _mm512_setzero_ps();
   const __m512i m4 = _mm512_set1_epi8(15);
   const __m512i eight = _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0);
   for (int64_t i = 0; i < cols / 256; ++i) {
@@ -261,10 +280,14 @@ __m512 dotK45(const void* row, int64_t cols, const DecodeAct& a) {
     const __m128 dm = twoHalves(b[i].d, b[i].dmin);
     const __m512 dvec = _mm512_permutexvar_ps(
         _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), _mm512_castps128_ps512(dm));
-    const __m512 act = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(a.da + 8 * i)),
-                                          _mm256_loadu_ps(a.ds32 + 8 * i), 1);
-    const __m512 prod = _mm512_mul_ps(_mm512_mul_ps(scalesMinsK(b[i].scales), dvec), act);
-    accMin = _mm512_add_ps(accMin, prod);  // lanes 8..15: dmin * m * ds
+    const __m512 sm = _mm512_mul_ps(scalesMinsK(b[i].scales), dvec);
+    __m512 prod[NT];
+    for (int t = 0; t < NT; ++t) {
+      const __m512 act = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(a[t].da + 8 * i)),
+                                            _mm256_loadu_ps(a[t].ds32 + 8 * i), 1);
+      prod[t] = _mm512_mul_ps(sm, act);
+      accMin[t] = _mm512_add_ps(accMin[t], prod[t]);  // lanes 8..15: dmin * m * ds
+    }
     __m256i hbits = _mm256_setzero_si256();
     if constexpr (kHigh) hbits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qh));
     for (int p = 0; p < 2; ++p) {
@@ -280,22 +303,27 @@ __m512 dotK45(const void* row, int64_t cols, const DecodeAct& a) {
         lo = _mm512_mask_add_epi8(lo, bits(4 * p), lo, _mm512_set1_epi8(16));
         hi = _mm512_mask_add_epi8(hi, bits(4 * p + 1), hi, _mm512_set1_epi8(16));
       }
-      const int8_t* aq = a.qsQuad + 256 * i + 128 * p;
-      const __m512i sLo = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(aq));
-      const __m512i sHi = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi, _mm512_loadu_si512(aq + 64));
       // Lanes 0..7 take sub-block 4p (+1 for hi), lanes 8..15 sub-block 4p + 2 (+1).
       const __m512i idxLo = _mm512_add_epi32(eight, _mm512_set1_epi32(4 * p));
       const __m512i idxHi = _mm512_add_epi32(eight, _mm512_set1_epi32(4 * p + 1));
-      acc0 = _mm512_fmadd_ps(toFloat(sLo), _mm512_permutexvar_ps(idxLo, prod), acc0);
-      acc1 = _mm512_fmadd_ps(toFloat(sHi), _mm512_permutexvar_ps(idxHi, prod), acc1);
+      for (int t = 0; t < NT; ++t) {
+        const int8_t* aq = a[t].qsQuad + 256 * i + 128 * p;
+        const __m512i sLo = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(aq));
+        const __m512i sHi = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi, _mm512_loadu_si512(aq + 64));
+        acc0[t] = _mm512_fmadd_ps(toFloat(sLo), _mm512_permutexvar_ps(idxLo, prod[t]), acc0[t]);
+        acc1[t] = _mm512_fmadd_ps(toFloat(sHi), _mm512_permutexvar_ps(idxHi, prod[t]), acc1[t]);
+      }
     }
   }
-  return _mm512_sub_ps(_mm512_add_ps(acc0, acc1), _mm512_maskz_mov_ps(0xFF00, accMin));
+  for (int t = 0; t < NT; ++t)
+    out[t] = _mm512_sub_ps(_mm512_add_ps(acc0[t], acc1[t]), _mm512_maskz_mov_ps(0xFF00, accMin[t]));
 }
 
-__m512 dotQ6K(const void* row, int64_t cols, const DecodeAct& a) {
+template <int NT>
+void dotQ6K(const void* row, int64_t cols, const DecodeAct* a, __m512* out) {
   const auto* b = static_cast<const BlockQ6_K*>(row);
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), accOff = _mm512_setzero_ps();
+  __m512 acc0[NT], acc1[NT], accOff[NT];
+  for (int t = 0; t < NT; ++t) acc0[t] = acc1[t] = accOff[t] = _mm512_setzero_ps();
   const __m512i pairIdx = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
   const __m512i m4 = _mm512_set1_epi8(15);
   for (int64_t i = 0; i < cols / 256; ++i) {
@@ -304,9 +332,14 @@ __m512 dotQ6K(const void* row, int64_t cols, const DecodeAct& a) {
     const __m512 sc = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
                                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[i].scales)))),
                                     _mm512_set1_ps(_cvtsh_ss(b[i].d)));
-    const __m512 da = _mm512_permutexvar_ps(pairIdx, _mm512_castps256_ps512(_mm256_loadu_ps(a.da + 8 * i)));
-    const __m512 comb = _mm512_mul_ps(sc, da);
-    accOff = _mm512_fmadd_ps(sc, _mm512_loadu_ps(a.ds16 + 16 * i), accOff);  // times -32 at the end
+    __m512 comb[NT];
+    for (int t = 0; t < NT; ++t) {
+      const __m512 da =
+          _mm512_permutexvar_ps(pairIdx, _mm512_castps256_ps512(_mm256_loadu_ps(a[t].da + 8 * i)));
+      comb[t] = _mm512_mul_ps(sc, da);
+      accOff[t] =
+          _mm512_fmadd_ps(sc, _mm512_loadu_ps(a[t].ds16 + 16 * i), accOff[t]);  // times -32 at the end
+    }
     for (int h = 0; h < 2; ++h) {
       const __m512i lbits = _mm512_loadu_si512(b[i].ql + 64 * h);
       const __m256i hy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qh + 32 * h));
@@ -315,19 +348,70 @@ __m512 dotQ6K(const void* row, int64_t cols, const DecodeAct& a) {
                                          _mm512_slli_epi16(_mm512_and_si512(h2, _mm512_set1_epi8(3)), 4));
       const __m512i z1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(lbits, 4), m4),
                                          _mm512_and_si512(h2, _mm512_set1_epi8(0x30)));
-      const int8_t* aq = a.qs + 256 * i + 128 * h;
-      const __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), z0, _mm512_loadu_si512(aq));
-      const __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), z1, _mm512_loadu_si512(aq + 64));
       const int g0 = 8 * h, g1 = 8 * h + 4;  // first group of each chunk
       const __m512i i0 = _mm512_add_epi32(_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
                                           _mm512_set1_epi32(g0));
       const __m512i i1 = _mm512_add_epi32(_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
                                           _mm512_set1_epi32(g1));
-      acc0 = _mm512_fmadd_ps(toFloat(s0), _mm512_permutexvar_ps(i0, comb), acc0);
-      acc1 = _mm512_fmadd_ps(toFloat(s1), _mm512_permutexvar_ps(i1, comb), acc1);
+      for (int t = 0; t < NT; ++t) {
+        const int8_t* aq = a[t].qs + 256 * i + 128 * h;
+        const __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), z0, _mm512_loadu_si512(aq));
+        const __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), z1, _mm512_loadu_si512(aq + 64));
+        acc0[t] = _mm512_fmadd_ps(toFloat(s0), _mm512_permutexvar_ps(i0, comb[t]), acc0[t]);
+        acc1[t] = _mm512_fmadd_ps(toFloat(s1), _mm512_permutexvar_ps(i1, comb[t]), acc1[t]);
+      }
     }
   }
-  return _mm512_fmadd_ps(accOff, _mm512_set1_ps(-32.0f), _mm512_add_ps(acc0, acc1));
+  for (int t = 0; t < NT; ++t)
+    out[t] = _mm512_fmadd_ps(accOff[t], _mm512_set1_ps(-32.0f), _mm512_add_ps(acc0[t], acc1[t]));
+}
+
+// Rows [first, first + nRows) against NT tokens: out[t * ldOut + r].
+template <int NT>
+void rowsForTokens(GgmlType t, const uint8_t* p, size_t rowBytes, int64_t nRows, int64_t cols,
+                   const DecodeAct* a, float* out, size_t ldOut) {
+  auto rows = [&](auto rowFn) { dotRowsBy16N<NT>(p, rowBytes, nRows, out, ldOut, rowFn); };
+#if !defined(__AVX512VBMI__)
+  // One token at a time through a single-token row kernel (dot32).
+  auto each = [&](auto oneFn) {
+    rows([&](const uint8_t* r, __m512* v) {
+      for (int k = 0; k < NT; ++k) v[k] = oneFn(r, a[k]);
+    });
+  };
+#endif
+  switch (t) {
+    case GgmlType::kQ8_0:
+      return rows([&](const uint8_t* r, __m512* v) { dotQ8Quad<NT>(r, cols, a, v); });
+#if defined(__AVX512VBMI__)  // the byte permute of dotQuad (Ice Lake, Zen 4 and later)
+    case GgmlType::kQ4_0:
+      return rows([&](const uint8_t* r, __m512* v) { dotQuad<BlockQ4_0, NT>(r, cols, a, v); });
+    case GgmlType::kQ4_1:
+      return rows([&](const uint8_t* r, __m512* v) { dotQuad<BlockQ4_1, NT>(r, cols, a, v); });
+    case GgmlType::kQ5_0:
+      return rows([&](const uint8_t* r, __m512* v) { dotQuad<BlockQ5_0, NT>(r, cols, a, v); });
+    case GgmlType::kQ5_1:
+      return rows([&](const uint8_t* r, __m512* v) { dotQuad<BlockQ5_1, NT>(r, cols, a, v); });
+#else
+    case GgmlType::kQ4_0:
+      return each([&](const uint8_t* r, const DecodeAct& x) { return dot32<BlockQ4_0>(r, cols, x); });
+    case GgmlType::kQ4_1:
+      return each([&](const uint8_t* r, const DecodeAct& x) { return dot32<BlockQ4_1>(r, cols, x); });
+    case GgmlType::kQ5_0:
+      return each([&](const uint8_t* r, const DecodeAct& x) { return dot32<BlockQ5_0>(r, cols, x); });
+    case GgmlType::kQ5_1:
+      return each([&](const uint8_t* r, const DecodeAct& x) { return dot32<BlockQ5_1>(r, cols, x); });
+#endif
+    case GgmlType::kQ4_K:
+      return rows([&](const uint8_t* r, __m512* v) { dotK45<BlockQ4_K, false, NT>(r, cols, a, v); });
+    case GgmlType::kQ5_K:
+      return rows([&](const uint8_t* r, __m512* v) { dotK45<BlockQ5_K, true, NT>(r, cols, a, v); });
+    case GgmlType::kQ6_K:
+      return rows([&](const uint8_t* r, __m512* v) { dotQ6K<NT>(r, cols, a, v); });
+    default:
+      for (int k = 0; k < NT; ++k)
+        for (int64_t r = 0; r < nRows; ++r) out[k * ldOut + r] = 0.0f;
+      return;
+  }
 }
 
 }  // namespace
@@ -353,40 +437,23 @@ void buildDecodeInit(GgmlType t, const int8_t* qs, int64_t cols, int32_t* init, 
 }
 
 void dotRowsDecode(GgmlType t, const void* first, size_t rowBytes, int64_t nRows, int64_t cols,
-                   const DecodeAct& a, float* out) {
+                   const DecodeAct* acts, int nTok, float* out, size_t ldOut) {
   const auto* p = static_cast<const uint8_t*>(first);
-  auto rows = [&](auto rowFn) { dotRowsBy16(p, rowBytes, nRows, out, rowFn); };
-  switch (t) {
-    case GgmlType::kQ8_0:
-      return rows([&](const uint8_t* r) { return dotQ8Quad(r, cols, a); });
-#if defined(__AVX512VBMI__)  // the byte permute of dotQuad (Ice Lake, Zen 4 and later)
-    case GgmlType::kQ4_0:
-      return rows([&](const uint8_t* r) { return dotQuad<BlockQ4_0>(r, cols, a); });
-    case GgmlType::kQ4_1:
-      return rows([&](const uint8_t* r) { return dotQuad<BlockQ4_1>(r, cols, a); });
-    case GgmlType::kQ5_0:
-      return rows([&](const uint8_t* r) { return dotQuad<BlockQ5_0>(r, cols, a); });
-    case GgmlType::kQ5_1:
-      return rows([&](const uint8_t* r) { return dotQuad<BlockQ5_1>(r, cols, a); });
-#else
-    case GgmlType::kQ4_0:
-      return rows([&](const uint8_t* r) { return dot32<BlockQ4_0>(r, cols, a); });
-    case GgmlType::kQ4_1:
-      return rows([&](const uint8_t* r) { return dot32<BlockQ4_1>(r, cols, a); });
-    case GgmlType::kQ5_0:
-      return rows([&](const uint8_t* r) { return dot32<BlockQ5_0>(r, cols, a); });
-    case GgmlType::kQ5_1:
-      return rows([&](const uint8_t* r) { return dot32<BlockQ5_1>(r, cols, a); });
-#endif
-    case GgmlType::kQ4_K:
-      return rows([&](const uint8_t* r) { return dotK45<BlockQ4_K, false>(r, cols, a); });
-    case GgmlType::kQ5_K:
-      return rows([&](const uint8_t* r) { return dotK45<BlockQ5_K, true>(r, cols, a); });
-    case GgmlType::kQ6_K:
-      return rows([&](const uint8_t* r) { return dotQ6K(r, cols, a); });
-    default:
-      for (int64_t r = 0; r < nRows; ++r) out[r] = 0.0f;
-      return;
+  for (int k = 0; k < nTok;) {
+    switch (std::min(kDecodeTokensPerPass, nTok - k)) {
+      case 1:
+        rowsForTokens<1>(t, p, rowBytes, nRows, cols, acts + k, out + k * ldOut, ldOut), k += 1;
+        break;
+      case 2:
+        rowsForTokens<2>(t, p, rowBytes, nRows, cols, acts + k, out + k * ldOut, ldOut), k += 2;
+        break;
+      case 3:
+        rowsForTokens<3>(t, p, rowBytes, nRows, cols, acts + k, out + k * ldOut, ldOut), k += 3;
+        break;
+      default:
+        rowsForTokens<4>(t, p, rowBytes, nRows, cols, acts + k, out + k * ldOut, ldOut), k += 4;
+        break;
+    }
   }
 }
 

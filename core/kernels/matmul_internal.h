@@ -127,10 +127,14 @@ struct DecodeAct {
 // Builds init / qsQuad / initQuad (see DecodeAct) for one token's codes qs.
 void buildDecodeInit(GgmlType t, const int8_t* qs, int64_t cols, int32_t* init, int8_t* qsQuad,
                      int32_t* initQuad);
-// out[r] = dot(row r, a) for the nRows rows of type t at first + r * rowBytes. Each row's result is
-// the same whichever rows it is called with (a thread's share of a matrix may start anywhere).
+// out[k * ldOut + r] = dot(row r, acts[k]) for the nRows rows of type t at first + r * rowBytes and
+// k < nTok. Each row is read from memory once: its codes are expanded in registers once per pass of
+// up to kDecodeTokensPerPass tokens and dotted with each of them. A row's result for a token is
+// the same bits whichever rows and tokens it is called with (a thread's share of a matrix may
+// start anywhere; a batched decode step equals single steps).
+constexpr int kDecodeTokensPerPass = 4;
 void dotRowsDecode(GgmlType t, const void* first, size_t rowBytes, int64_t nRows, int64_t cols,
-                   const DecodeAct& a, float* out);
+                   const DecodeAct* acts, int nTok, float* out, size_t ldOut);
 
 // Float prefill: x for token vector v is xi[(v * cols + k) * 16 + lane] (zero past nTok).
 void interleaveFloat(const float* x, int64_t cols, int64_t nTok, int64_t v0, int64_t v1, float* xi);

@@ -39,16 +39,30 @@ inline __m512 reduce16(const __m512* v) {
   return reduce16(v, [](__m512 a, __m512 b) { return _mm512_add_ps(a, b); });
 }
 
+// out[t * ldOut + r] = lane sum of v[t] after rowFn(first + r * rowBytes, v) fills v[0..NT) for
+// r < nRows: NT vectors per row (one per token of a decode step that reads each row once).
+template <int NT, class RowFn>
+inline void dotRowsBy16N(const uint8_t* first, size_t rowBytes, int64_t nRows, float* out, size_t ldOut,
+                         RowFn&& rowFn) {
+  for (int64_t r0 = 0; r0 < nRows; r0 += 16) {
+    const int n = static_cast<int>(std::min<int64_t>(16, nRows - r0));
+    __m512 v[NT][16];
+    for (int r = 0; r < n; ++r) {
+      __m512 row[NT];
+      rowFn(first + static_cast<size_t>(r0 + r) * rowBytes, row);
+      for (int t = 0; t < NT; ++t) v[t][r] = row[t];
+    }
+    for (int t = 0; t < NT; ++t)
+      for (int r = n; r < 16; ++r) v[t][r] = _mm512_setzero_ps();
+    for (int t = 0; t < NT; ++t)
+      _mm512_mask_storeu_ps(out + t * ldOut + r0, static_cast<__mmask16>((1u << n) - 1), reduce16(v[t]));
+  }
+}
+
 // out[r] = lane sum of rowFn(first + r * rowBytes) for r < nRows.
 template <class RowFn>
 inline void dotRowsBy16(const uint8_t* first, size_t rowBytes, int64_t nRows, float* out, RowFn&& rowFn) {
-  for (int64_t r0 = 0; r0 < nRows; r0 += 16) {
-    const int n = static_cast<int>(std::min<int64_t>(16, nRows - r0));
-    __m512 v[16];
-    for (int r = 0; r < n; ++r) v[r] = rowFn(first + static_cast<size_t>(r0 + r) * rowBytes);
-    for (int r = n; r < 16; ++r) v[r] = _mm512_setzero_ps();
-    _mm512_mask_storeu_ps(out + r0, static_cast<__mmask16>((1u << n) - 1), reduce16(v));
-  }
+  dotRowsBy16N<1>(first, rowBytes, nRows, out, 0, [&](const uint8_t* row, __m512* v) { v[0] = rowFn(row); });
 }
 
 }  // namespace duet::kernels::detail

@@ -275,6 +275,39 @@ TEST(Matmul, FloatDecodeTokensIndependentOfBatch) {
     }
 }
 
+// Quantized weights: on the decode path (fewer tokens than the prefill tiles take) each row is read
+// once for all tokens, its codes expanded once per pass of up to four tokens; every token still
+// gets the bits it gets decoded alone. Widths with and without 32-code blocks left over after the
+// 128-code steps, on one and two threads.
+TEST(Matmul, QuantDecodeTokensIndependentOfBatch) {
+  ThreadPool pool1(1), pool2(2);
+  for (GgmlType t : kTypes) {
+    if (detail::unpackGroupSize(t) == 0) continue;
+    const bool k = ggmlTraits(t).blockSize == 256;
+    for (int64_t cols : k ? std::vector<int64_t>{256, 768} : std::vector<int64_t>{160, 512}) {
+      const Weights w = makeWeights(t, 37, cols, 11);
+      for (int64_t nTok : {2, 3, 4, 5}) {
+        const auto x = makeActs(nTok, cols, false, static_cast<uint32_t>(30 + nTok));
+        for (ThreadPool* pool : {&pool1, &pool2}) {
+          std::vector<float> y(static_cast<size_t>(nTok * w.rows), std::nanf(""));
+          matmul(w.view(), x.data(), nTok, y.data(), *pool);
+          for (int64_t tok = 0; tok < nTok; ++tok) {
+            std::vector<float> one(static_cast<size_t>(w.rows), std::nanf(""));
+            matmul(w.view(), x.data() + tok * cols, 1, one.data(), *pool);
+            for (int64_t r = 0; r < w.rows; ++r)
+              ASSERT_EQ(std::memcmp(&one[static_cast<size_t>(r)], &y[static_cast<size_t>(tok * w.rows + r)],
+                                    sizeof(float)),
+                        0)
+                  << ggmlTypeName(t) << " cols " << cols << " nTok " << nTok << " token " << tok << " row "
+                  << r << ": " << one[static_cast<size_t>(r)] << " alone, "
+                  << y[static_cast<size_t>(tok * w.rows + r)] << " in the batch";
+          }
+        }
+      }
+    }
+  }
+}
+
 // The activation quantizer (16 blocks at a time on AVX-512) gives exactly the bits of the plain
 // per-block arithmetic: scale amax / 127, codes rint(x * 127 / amax), and the scaled code sums.
 TEST(Matmul, ActivationQuantizationMatchesPlainArithmetic) {
