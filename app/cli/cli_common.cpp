@@ -44,4 +44,10 @@ Result<std::string> readTextFile(const std::string& path) {
   return ss.str();
 }
 
+std::string draftSummary(const GenerateStats& st) {
+  if (st.draftedTokens == 0) return {};
+  return ", " + std::to_string(st.acceptedDrafts) + " of " + std::to_string(st.draftedTokens) +
+         " guessed tokens taken";
+}
+
 }  // namespace duet::cli

@@ -3,11 +3,11 @@
 #pragma once
 
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "core/generate/generator.h"
 #include "core/model/model.h"
 #include "core/util/result.h"
 
@@ -36,6 +36,14 @@ inline constexpr const char* kKvTypeHelp =
 inline KvType kvTypeOption(const std::string& name) {
   return kvTypeFromName(name).value_or(KvType::kF16);
 }
+
+// --draft: speculative decoding by prompt lookup (GenerateParams::draftTokens).
+inline constexpr const char* kDraftHelp =
+    "Guess up to N tokens per decode step from earlier text (prompt lookup) and keep those the model "
+    "picks; the output is the same, only sooner where text repeats (0 = off, at most 4)";
+inline constexpr int kDraftDefault = 4;
+// ", 40 of 96 guessed tokens taken" when guesses were made, else "".
+std::string draftSummary(const GenerateStats& st);
 
 // Reads a whole file; errors name the path.
 Result<std::string> readTextFile(const std::string& path);

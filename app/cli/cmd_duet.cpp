@@ -49,7 +49,7 @@ Json itemJson(const ItemResult& it) {
 void registerSolve(CLI::App& app, RunFn& run) {
   struct Opts {
     std::string experiment, checkpoint, mode = "duet", problem, dataset, gold, kv = "f16";
-    int item = -1, threads = 0;
+    int item = -1, threads = 0, draft = kDraftDefault;
     uint64_t seed = 0;
     bool json = false, rawProblem = false;
   };
@@ -66,6 +66,7 @@ void registerSolve(CLI::App& app, RunFn& run) {
   cmd->add_option("--seed", o->seed, "Sampling seed");
   cmd->add_option("--threads,-t", o->threads, "Threads (0 = all)");
   cmd->add_option("--kv-type", o->kv, kKvTypeHelp)->check(CLI::IsMember(kKvTypeNames));
+  cmd->add_option("--draft", o->draft, kDraftHelp)->check(CLI::Range(0, 4));
   cmd->add_flag("--json", o->json, "One JSON object per event, then a result object");
   p->excludes(d);
   cmd->callback([o, &run] {
@@ -112,6 +113,7 @@ void registerSolve(CLI::App& app, RunFn& run) {
       LocalModelOptions lo;
       lo.nThreads = o->threads;
       lo.kvType = kvTypeOption(o->kv);
+      lo.draftTokens = o->draft;
       ModelCache models(lo);
       Solver solver(*e, models);
       std::signal(SIGINT, onSignal);
@@ -204,7 +206,7 @@ void printMetricsTable(const std::vector<SystemMetrics>& ms);
 void registerEval(CLI::App& app, RunFn& run) {
   struct Opts {
     std::string experiment, dataset, checkpoints = "all", baselines, budgets, db, runName, kv = "f16";
-    int repeats = 1, limit = 0, threads = 0, batch = 1;
+    int repeats = 1, limit = 0, threads = 0, batch = 1, draft = kDraftDefault;
     int64_t resume = 0;
     uint64_t seed = 0, shuffleSeed = 0;
     bool json = false, stopOnMalformed = false, noTokens = false;
@@ -233,6 +235,9 @@ void registerEval(CLI::App& app, RunFn& run) {
       ->check(CLI::IsMember(kKvTypeNames));
   cmd->add_flag("--stop-on-malformed", o->stopOnMalformed, "Fail on the first malformed dataset line");
   cmd->add_flag("--no-tokens", o->noTokens, "Do not store per-token logprobs");
+  cmd->add_option("--draft", o->draft,
+                  std::string(kDraftHelp) + "; with --batch above 1 items decode together instead")
+      ->check(CLI::Range(0, 4));
   cmd->add_flag("--json", o->json, "Print the run id and metrics as JSON");
   cmd->callback([o, &run] {
     run = [o] {
@@ -241,6 +246,7 @@ void registerEval(CLI::App& app, RunFn& run) {
       LocalModelOptions lo;
       lo.nThreads = o->threads;
       lo.kvType = kvTypeOption(o->kv);
+      lo.draftTokens = o->draft;
       ModelCache models(lo);
       Evaluator ev(**store, models);
       std::signal(SIGINT, onSignal);

@@ -148,7 +148,7 @@ void registerGenerate(CLI::App& app, RunFn& run) {
     std::string model, prompt, promptFile, promptTokens, tmpl, kv = "f16";
     std::vector<std::string> stops;
     bool chat = false, noThink = false, json = false;
-    int maxTokens = 256, threads = 0, ctx = 4096, topAlt = 5;
+    int maxTokens = 256, threads = 0, ctx = 4096, topAlt = 5, draft = kDraftDefault;
     SamplerParams s;
   };
   auto o = std::make_shared<Opts>();
@@ -173,6 +173,7 @@ void registerGenerate(CLI::App& app, RunFn& run) {
   cmd->add_option("--ctx", o->ctx, "Context length (KV cache)")->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--kv-type", o->kv, kKvTypeHelp)->check(CLI::IsMember(kKvTypeNames));
   cmd->add_option("--top-alternatives", o->topAlt, "Alternatives per token in --json")->check(CLI::Range(0, 50));
+  cmd->add_option("--draft", o->draft, kDraftHelp)->check(CLI::Range(0, 4));
   cmd->add_flag("--json", o->json, "One JSON object per token, then a stats object");
   cmd->callback([o, &run] {
     run = [o] {
@@ -221,6 +222,7 @@ void registerGenerate(CLI::App& app, RunFn& run) {
       gp.sampling = o->s;
       gp.stopStrings = o->stops;
       gp.topAlternatives = o->json ? o->topAlt : 0;
+      gp.draftTokens = o->draft;
       std::signal(SIGINT, onSigint);
       auto onToken = [&](const TokenEvent& ev) {
         if (o->json) {
@@ -251,12 +253,15 @@ void registerGenerate(CLI::App& app, RunFn& run) {
                        {"decode_ms", st.decodeMs},
                        {"total_ms", st.totalMs},
                        {"prefill_tokens_per_s", st.prefillTps()},
-                       {"decode_tokens_per_s", st.decodeTps()}});
+                       {"decode_tokens_per_s", st.decodeTps()},
+                       {"drafted_tokens", st.draftedTokens},
+                       {"accepted_drafts", st.acceptedDrafts}});
       } else {
         std::fprintf(stderr,
-                     "\n[%d prompt tokens, %d generated, stop: %s; ttft %.1f ms, prefill %.1f tok/s, decode %.1f tok/s]\n",
+                     "\n[%d prompt tokens, %d generated, stop: %s; ttft %.1f ms, prefill %.1f tok/s, decode "
+                     "%.1f tok/s%s]\n",
                      st.promptTokens, st.generatedTokens, stopReasonName(r->stopReason), st.ttftMs,
-                     st.prefillTps(), st.decodeTps());
+                     st.prefillTps(), st.decodeTps(), draftSummary(st).c_str());
       }
       return 0;
     };

@@ -37,13 +37,24 @@ int main(int argc, char** argv) {
       "KV cache of local models: f16, f32 or q8_0 (half of f16's bytes per cached position, "
       "for long signals; needs a head size that is a multiple of 32, else f16).",
       "TYPE", "f16");
-  p.addOptions({exp, db, shot, scene, size, kv});
+  QCommandLineOption draft(
+      "draft",
+      "Local models guess up to N tokens per decode step from earlier text and keep "
+      "those the model picks: the same outputs, sooner where text repeats (0 = off, at most 4).",
+      "N", "4");
+  p.addOptions({exp, db, shot, scene, size, kv, draft});
   p.process(app);
   duet::LocalModelOptions models;
   if (const auto t = duet::kvTypeFromName(p.value(kv).toStdString())) {
     models.kvType = *t;
   } else {
     std::fprintf(stderr, "duet-workbench: --kv-type must be f16, f32 or q8_0\n");
+    return 2;
+  }
+  bool draftOk = false;
+  models.draftTokens = p.value(draft).toInt(&draftOk);
+  if (!draftOk || models.draftTokens < 0 || models.draftTokens > 4) {
+    std::fprintf(stderr, "duet-workbench: --draft must be a number from 0 to 4\n");
     return 2;
   }
 

@@ -63,6 +63,10 @@ struct LocalModelOptions {
   // groups that fit (each sequence keeps nCtx positions, so a 4B model with long signals at
   // --batch 8 would otherwise ask for ~5 GB). Results do not depend on the grouping.
   size_t batchKvBytes = size_t{2} << 30;
+  // Speculative decoding by prompt lookup for complete() (GenerateParams::draftTokens) when the
+  // request does not set it: the same outputs, sooner where text repeats, so on by default and not
+  // part of identityJson.
+  int draftTokens = 4;
 };
 
 class LocalModel : public TextModel {

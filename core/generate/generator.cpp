@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "core/generate/prompt_lookup.h"
+#include "core/kernels/matmul.h"
 #include "core/model/model.h"
 #include "core/tokenizer/tokenizer.h"
 
@@ -151,6 +153,14 @@ class SeqState {
 
 }  // namespace
 
+// Guessing (GenerateParams::draftTokens) pauses while fewer than this share of steps take their
+// first guess, unless the text's last kStrongMatch tokens occurred before. Text that never repeats
+// (qwen3-0.6b shape, random weights, `duet generate -n 128 --temp 1 --seed 3`, --draft 0 vs 4,
+// two rounds): 50.0 / 49.6 vs 41.6 / 38.5 tok/s guessing every step, 49.8 / 45.3 vs 48.3 / 50.8
+// with the pause.
+constexpr float kMinHitRate = 0.25f;
+constexpr int kStrongMatch = 3;
+
 Result<GenerateResult> generate(Session& session, const std::vector<int32_t>& prompt,
                                 const GenerateParams& params, const TokenCallback& onToken,
                                 const std::atomic<bool>* cancel) {
@@ -164,13 +174,52 @@ Result<GenerateResult> generate(Session& session, const std::vector<int32_t>& pr
     if (!st) return st.error();
   }
   SeqState seq(model.tokenizer(), params, onToken, t0);
-  seq.res.stats.promptTokens = static_cast<int>(prompt.size());
-  seq.res.stats.prefillMs = msSince(t0);
-  for (;;) {
-    const int32_t next = seq.step(session.logits(), nVocab, cancel, session.contextSize() - session.position());
-    if (next < 0) break;
-    auto st = session.eval(std::span<const int32_t>(&next, 1));
+  GenerateStats& stats = seq.res.stats;
+  stats.promptTokens = static_cast<int>(prompt.size());
+  stats.prefillMs = msSince(t0);
+  const int maxDraft = std::min<int>(params.draftTokens, static_cast<int>(kernels::kTokenExactMax) - 1);
+  PromptLookup lookup;
+  if (maxDraft > 0) lookup.push(prompt);
+  std::vector<int32_t> chunk, guess;
+  // Guesses per step: one more after a step whose guesses were all taken, one fewer after a miss
+  // (a guessed token costs a share of a step whether it is taken or not: qwen3-0.6b Q4_K_M, two
+  // tokens 1.1-1.25x one). And guesses at all only while the first one is taken often enough
+  // (hitRate, a running mean), or on a match of three tokens or more, which also probes whether
+  // the text has started to repeat: text that never repeats then decodes at almost the speed
+  // without guesses.
+  int guessLen = 1;
+  float hitRate = 0.5f;
+  int32_t next = seq.step(session.logits(), nVocab, cancel, session.contextSize() - session.position());
+  if (next >= 0 && maxDraft > 0) lookup.push(next);
+  while (next >= 0) {
+    // next and the guesses for the tokens after it go through the model together; the sampler
+    // then walks the logits, keeping guesses while it picks them.
+    chunk.assign(1, next);
+    const int base = session.position();
+    if (maxDraft > 0) {
+      const int room = std::min(session.contextSize() - base - 1,
+                                params.maxTokens - static_cast<int>(seq.res.tokens.size()) - 1);
+      const int matched = lookup.draft(std::min(guessLen, room), guess);
+      if (hitRate < kMinHitRate && matched < kStrongMatch) guess.clear();
+      chunk.insert(chunk.end(), guess.begin(), guess.end());
+      stats.draftedTokens += static_cast<int>(guess.size());
+    }
+    auto st = session.eval(chunk, chunk.size() > 1);
     if (!st) return st.error();
+    for (size_t i = 0;; ++i) {
+      const float* logits = chunk.size() > 1 ? session.logitsAt(i) : session.logits();
+      next = seq.step(logits, nVocab, cancel, session.contextSize() - (base + static_cast<int>(i) + 1));
+      if (next >= 0 && maxDraft > 0) lookup.push(next);
+      if (next < 0 || i + 1 == chunk.size() || next != chunk[i + 1]) {
+        session.truncate(base + static_cast<int>(i) + 1);  // drops the guesses not taken
+        if (!guess.empty()) {
+          guessLen = i == guess.size() ? std::min(maxDraft, guessLen + 1) : std::max(1, guessLen - 1);
+          hitRate += ((i > 0 ? 1.0f : 0.0f) - hitRate) / 8.0f;
+        }
+        break;
+      }
+      ++stats.acceptedDrafts;
+    }
   }
   return std::move(seq.res);
 }

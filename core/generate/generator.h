@@ -24,6 +24,13 @@ struct GenerateParams {
   SamplerParams sampling;
   std::vector<std::string> stopStrings;
   int topAlternatives = 5;  // alternatives reported per token
+  // Speculative decoding by prompt lookup (prompt_lookup.h): up to this many guessed tokens
+  // (at most kernels::kTokenExactMax - 1) ride along with each decode step and are kept while the
+  // sampler picks them. The tokens are the ones decoding without guesses gives, to the bit, for
+  // greedy and seeded sampling alike: the guesses' logits are computed exactly as single steps
+  // compute them, and the sampler draws once per kept token as it would anyway. 0: off.
+  // generateBatch() decodes without guesses.
+  int draftTokens = 0;
 };
 
 struct TokenEvent {
@@ -44,6 +51,8 @@ struct GenerateStats {
   double prefillMs = 0.0;
   double decodeMs = 0.0;   // after the first token
   double totalMs = 0.0;
+  int draftedTokens = 0;   // guesses checked (GenerateParams::draftTokens)
+  int acceptedDrafts = 0;  // of which the sampler picked (each one a decode step saved)
   double prefillTps() const { return prefillMs > 0 ? promptTokens * 1000.0 / prefillMs : 0.0; }
   double decodeTps() const {
     return decodeMs > 0 && generatedTokens > 1 ? (generatedTokens - 1) * 1000.0 / decodeMs : 0.0;

@@ -67,6 +67,8 @@ constexpr int64_t kEigenWidenBytes = 256 << 10;
 // 227 / 263, 288x768 228 / 266; BM_Matmul 4864x896 at 64 / 128 / 512 tokens 306 / 270 / 289 vs
 // 240 / 253 / 275, 896x4864 307 / 262 / 255 vs 203 / 242 / 275; F16 4864x896x128 254 vs 190.
 constexpr int64_t kFloatEigenMinTok = 256;
+static_assert(kQuantPrefillMinTok > kTokenExactMax && kFloatPrefillMinTok > kTokenExactMax,
+              "kTokenExactMax promises the decode row dots up to that many tokens");
 
 template <class T>
 T* grow(std::vector<T>& v, size_t n) {
@@ -182,6 +184,7 @@ constexpr int64_t kAmxMinTok = 6;
 // 270 / 327 / 521 vs 376 / 587 / 931, Q4_K 394 / 474 / 676 vs 397 / 610 / 1112, Q6_K
 // 420 / 509 / 692 vs 538 / 785 / 1466; Q5_K at 16 tokens is the one loss, 462 vs 448.
 constexpr int64_t kAmxQuantMinTok = 16;
+static_assert(kAmxMinTok > kTokenExactMax && kAmxQuantMinTok > kTokenExactMax);
 // Cache blocking (see amxPanel): a K block's slice of one row pair or one token-vector pair is
 // 4 KiB per chunk (two 1 KiB tiles, high and low parts); the row slices of a panel and the token
 // slices of a pass get kAmxSliceBytes each, so both stay in L2 (~1 MiB measured fast here).

@@ -27,6 +27,11 @@ struct MatrixView {
   size_t rowBytes = 0;
 };
 
+// Up to this many tokens every path (ISA, AMX or not) takes the decode row dots, which give each
+// token the bits it gets alone: a chunk of a few tokens, such as a speculative decode step's
+// drafts, computes what single steps compute. The prefill tiles, AMX and Eigen start above it.
+constexpr int64_t kTokenExactMax = 5;
+
 // y[t * rows + r] = sum_c W[r][c] * x[t * cols + c], for t < nTok, r < rows.
 // x: [nTok][cols] floats, y: [nTok][rows] floats. cols must be a multiple of the block size.
 void matmul(const MatrixView& w, const float* x, int64_t nTok, float* y, ThreadPool& pool);

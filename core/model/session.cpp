@@ -394,14 +394,18 @@ void Session::attention(int layer, const int* seqs, const int* poss, int n) {
       const int run = static_cast<int>(task / c.nHeadKv), kvh = static_cast<int>(task % c.nHeadKv);
       const int t0 = runStart[run], len = runLen[run], seq = seqs[t0], pos0 = poss[t0];
       const int R = G * len, P = pos0 + len;
-      if (len == 1) {
+      if (len <= kernels::kTokenExactMax) {
         // A decode step: the G heads read each cached row once, with no tiles converted and
         // packed for Eigen (qwen3-0.6b Q4_K_M, 48 greedy tokens after a 4000-token prompt, two
-        // runs: 8.9 / 11.0 -> 20.9 / 19.9 tok/s together with the per-head cache layout).
+        // runs: 8.9 / 11.0 -> 20.9 / 19.9 tok/s together with the per-head cache layout). A
+        // few-token run (a speculative step's drafts) takes it token by token, so that each
+        // token gets the bits a single step gives, as the matmuls do up to kTokenExactMax.
         const size_t off = kvOffset(layer, seq, kvh, 0);
         const kernels::KvRows kv{m_k.data() + off, m_v.data() + off, m_kvRowBytes, kvType};
-        const size_t qo = static_cast<size_t>(t0) * Q + static_cast<size_t>(kvh) * G * D;
-        kernels::attendOne(&m_q[qo], G, D, kv, P, scale, &m_att[qo], base);
+        for (int t = 0; t < len; ++t) {
+          const size_t qo = static_cast<size_t>(t0 + t) * Q + static_cast<size_t>(kvh) * G * D;
+          kernels::attendOne(&m_q[qo], G, D, kv, pos0 + t + 1, scale, &m_att[qo], base);
+        }
         continue;
       }
       // Gather the query rows of this KV head: row r = (t - t0) * G + g.

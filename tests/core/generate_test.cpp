@@ -6,10 +6,14 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "core/generate/chat_template.h"
 #include "core/generate/generator.h"
+#include "core/generate/prompt_lookup.h"
+#include "core/kernels/matmul.h"
 #include "core/model/model.h"
 #include "core/model/synth.h"
 #include "core/tokenizer/tokenizer.h"
@@ -267,6 +271,156 @@ TEST_F(GenerateTest, LogitsAreBitIdenticalInEverySession) {
     if (rep == 0) ref = l;
     else EXPECT_EQ(std::memcmp(l.data(), ref.data(), l.size() * sizeof(float)), 0) << "session " << rep;
   }
+}
+
+// A chunk of up to kTokenExactMax tokens (a speculative step: the sampled token and its guesses)
+// gives each token the logits, to the bit, that single decode steps give: the matmuls take the
+// decode row dots and the attention runs token by token. Each weight type family, both RoPE
+// styles, F16 and Q8_0 caches.
+TEST(SpeculativeChunk, AFewTokenChunkGivesTheLogitsOfSingleSteps) {
+  const std::string path =
+      (fs::temp_directory_path() / ("duet_chunk_test_" + std::to_string(::getpid()) + ".gguf")).string();
+  for (GgmlType type : {GgmlType::kF32, GgmlType::kF16, GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_K})
+    for (Arch arch : {Arch::kLlama, Arch::kQwen3})
+      for (KvType kv : {KvType::kF16, KvType::kQ8_0}) {
+        SynthSpec spec;
+        spec.arch = arch;
+        spec.nEmbd = 256;
+        spec.nFf = 512;
+        spec.type = type;
+        spec.weightScale = 2.0f;
+        ASSERT_TRUE(writeSynthModel(spec, path).ok());
+        auto m = Model::load(path);
+        ASSERT_TRUE(m.ok()) << m.message();
+        const int nVocab = (*m)->config().nVocab;
+        std::vector<int32_t> prompt;
+        for (int i = 0; i < 70; ++i) prompt.push_back((i * 37 + 11) % 300);
+        const std::vector<int32_t> steps = {5, 250, 17, 99, 3};
+        ASSERT_EQ(steps.size(), static_cast<size_t>(kernels::kTokenExactMax));
+        Session one(**m, SessionOptions{256, 64, 2, kv});
+        Session chunk(**m, SessionOptions{256, 64, 2, kv});
+        ASSERT_TRUE(one.eval(prompt).ok());
+        ASSERT_TRUE(chunk.eval(prompt).ok());
+        ASSERT_TRUE(chunk.eval(steps, true).ok());
+        for (size_t i = 0; i < steps.size(); ++i) {
+          ASSERT_TRUE(one.eval(std::span<const int32_t>(&steps[i], 1)).ok());
+          EXPECT_EQ(std::memcmp(one.logits(), chunk.logitsAt(i), sizeof(float) * nVocab), 0)
+              << ggmlTypeName(type) << " " << archName(arch) << " kv " << kvTypeName(kv) << " token " << i
+              << ": " << one.logits()[0] << " stepwise, " << chunk.logitsAt(i)[0] << " in the chunk";
+        }
+      }
+  fs::remove(path);
+}
+
+// Guessed tokens (prompt lookup) change nothing but the time: greedy and seeded sampling give the
+// same tokens, text, stream and stop as decoding without them, also where the budget, a stop
+// string or a full context ends the generation in the middle of a step's guesses. Returns the
+// guesses taken over all runs.
+struct GuessCase {
+  float temp;
+  int maxTokens, nCtx;
+  std::vector<std::string> stops;
+};
+int expectGuessesChangeNothing(const Model& model, const std::vector<std::vector<int32_t>>& prompts,
+                               const std::vector<GuessCase>& cases) {
+  int accepted = 0;
+  for (const auto& prompt : prompts)
+    for (const GuessCase& c : cases)
+      for (uint64_t seed : {1, 2}) {
+        GenerateParams p;
+        p.maxTokens = c.maxTokens;
+        p.sampling.temperature = c.temp;
+        p.sampling.seed = seed;
+        p.stopStrings = c.stops;
+        std::vector<std::string> streams(2);
+        std::vector<GenerateResult> res;
+        for (int draft : {0, 4}) {
+          p.draftTokens = draft;
+          Session s(model, SessionOptions{c.nCtx, 16, 2, KvType::kF16});
+          auto r = generate(s, prompt, p, [&](const TokenEvent& e) {
+            streams[draft ? 1 : 0] += e.text;
+            return true;
+          });
+          EXPECT_TRUE(r.ok()) << r.message();
+          if (!r.ok()) return accepted;
+          // What stays in the cache is the prompt and every generated token but the last.
+          EXPECT_EQ(s.position(), static_cast<int>(prompt.size() + r->tokens.size()) - 1);
+          res.push_back(*r);
+        }
+        const std::string what = "temp " + std::to_string(c.temp) + " max " + std::to_string(c.maxTokens) +
+                                 " ctx " + std::to_string(c.nCtx) + " seed " + std::to_string(seed);
+        EXPECT_EQ(res[0].tokens, res[1].tokens) << what;
+        EXPECT_EQ(res[0].text, res[1].text) << what;
+        EXPECT_EQ(streams[0], streams[1]) << what;
+        EXPECT_EQ(res[0].stopReason, res[1].stopReason) << what;
+        EXPECT_EQ(res[0].stats.draftedTokens, 0);
+        EXPECT_LE(res[1].stats.acceptedDrafts, res[1].stats.draftedTokens);
+        accepted += res[1].stats.acceptedDrafts;
+      }
+  return accepted;
+}
+
+TEST_F(GenerateTest, GuessedTokensChangeNothingOnRandomWeights) {
+  const auto prompt = s_model->tokenizer().encode("the answer is the answer is the answer is");
+  const int accepted = expectGuessesChangeNothing(*s_model, {prompt},
+                                                  {{0.0f, 120, 256, {}},
+                                                   {0.7f, 120, 256, {}},
+                                                   {0.0f, 37, 256, {}},
+                                                   {0.0f, 200, 80, {}},
+                                                   {0.0f, 120, 256, {"zq"}}});
+  EXPECT_GT(accepted, 10) << "the guesses were hardly ever taken: the test no longer exercises them";
+}
+
+// The demo's M (trained; its reasoning restates the problem's sentences) takes a third or more of
+// the guesses, so steps end at every point of their guesses.
+TEST(SpeculativeDemo, GuessedTokensChangeNothingOnTheDemoModel) {
+  const fs::path dir = fs::path(DUET_TEST_DATA_DIR) / ".." / ".." / "resources" / "demo";
+  if (!fs::exists(dir / "M0.gguf")) GTEST_SKIP() << "resources/demo not present";
+  auto m = Model::load((dir / "M0.gguf").string());
+  ASSERT_TRUE(m.ok()) << m.message();
+  std::ifstream in(dir / "test.jsonl");
+  std::vector<std::vector<int32_t>> prompts;
+  for (std::string line; prompts.size() < 3 && std::getline(in, line);) {
+    const std::string q = nlohmann::json::parse(line).at("problem").get<std::string>();
+    prompts.push_back((*m)->tokenizer().encode("user\n" + q + "\nassistant\n"));
+  }
+  ASSERT_EQ(prompts.size(), 3u);
+  const int accepted = expectGuessesChangeNothing(**m, prompts,
+                                                  {{0.0f, 300, 352, {}},
+                                                   {0.8f, 300, 352, {}},
+                                                   {0.0f, 41, 352, {}},
+                                                   {0.0f, 300, 150, {}},
+                                                   {0.0f, 300, 352, {"coins."}}});
+  EXPECT_GT(accepted, 300) << "the demo model's guesses were hardly ever taken";
+}
+
+TEST(PromptLookup, GuessesWhatFollowedTheLatestLongestMatch) {
+  std::vector<int32_t> out;
+  PromptLookup none(2, 3);
+  none.push({1, 2, 3, 4});
+  none.draft(4, out);
+  EXPECT_TRUE(out.empty());  // no suffix of two or more occurred before
+
+  PromptLookup l(2, 3);
+  // 7 8 9 occurs twice before the end, followed by 1 2 and then by 5 6; a 2-gram 8 9 also ends
+  // at "8 9 4" but the longest match wins, then the latest occurrence of it.
+  l.push({7, 8, 9, 1, 2, 0, 8, 9, 4, 7, 8, 9, 5, 6, 0, 7, 8, 9});
+  l.draft(3, out);
+  EXPECT_EQ(out, (std::vector<int32_t>{5, 6, 0}));
+  l.draft(1, out);
+  EXPECT_EQ(out, (std::vector<int32_t>{5}));
+  l.draft(0, out);
+  EXPECT_TRUE(out.empty());
+
+  PromptLookup two(2, 3);
+  two.push({3, 8, 9, 4, 1, 8, 9});  // only the 2-gram 8 9 matches
+  two.draft(2, out);
+  EXPECT_EQ(out, (std::vector<int32_t>{4, 1}));
+
+  PromptLookup loop(2, 3);
+  loop.push({5, 1, 2, 1, 2, 1, 2});  // a loop is guessed to go on past the history's end
+  loop.draft(4, out);
+  EXPECT_EQ(out, (std::vector<int32_t>{1, 2, 1, 2}));
 }
 
 TEST_F(GenerateTest, EmptyPromptIsAnError) {
