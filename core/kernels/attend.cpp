@@ -39,6 +39,13 @@ struct Scratch {
   static float* align64(float* p) {
     return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 63) & ~static_cast<uintptr_t>(63));
   }
+  // The softmax state of heads g0.. (the tile buffers are shared).
+  Scratch heads(int g0) const {
+    Scratch v = *this;
+    v.mx += g0;
+    v.sum += g0;
+    return v;
+  }
 };
 
 // max(init, x[0 .. n)), n <= kAttendTile, in masked vectors on AVX-512. Exact in any order, so
@@ -88,10 +95,11 @@ float kvAt(const KvRows& kv, const void* base, size_t j, int i) {
 }
 
 // Any D, any ISA: plain loops in the same order as the SIMD path's tiles.
-void attendScalar(const float* q, int G, int D, const KvRows& kv, int P, float scale, float* out,
+// The tiles from pBegin (a multiple of kAttendTile) on.
+void attendScalar(const float* q, int G, int D, const KvRows& kv, int pBegin, int P, float scale, float* out,
                   const Scratch& sc) {
   float* s = sc.s;
-  for (int p0 = 0; p0 < P; p0 += kAttendTile) {
+  for (int p0 = pBegin; p0 < P; p0 += kAttendTile) {
     const int T = std::min(kAttendTile, P - p0);
     for (int g = 0; g < G; ++g)
       for (int j = 0; j < T; ++j) {
@@ -196,7 +204,7 @@ void accumulateGroups(const uint8_t* first, size_t rowBytes, int G, int T, const
 // straight from the cache or, where converting them again for every group of heads would cost
 // more, from a tile widened once into scratch (L1).
 template <GgmlType kT, int NV>
-void attendAvx512(const float* q, int G, const KvRows& kv, int P, float scale, float* out,
+void attendAvx512(const float* q, int G, const KvRows& kv, int pBegin, int P, float scale, float* out,
                   const Scratch& sc) {
   constexpr int D = 16 * NV;
   float *s = sc.s, *vt = sc.vt;
@@ -206,7 +214,7 @@ void attendAvx512(const float* q, int G, const KvRows& kv, int P, float scale, f
   const auto* vbase = static_cast<const uint8_t*>(kv.v);
   const int nearRows = std::max<int>(1, static_cast<int>(kPrefetchNear / kv.rowBytes));
   const int farRows = std::max<int>(2, static_cast<int>(kPrefetchFar / kv.rowBytes));
-  for (int p0 = 0; p0 < P; p0 += kAttendTile) {
+  for (int p0 = pBegin; p0 < P; p0 += kAttendTile) {
     const int T = std::min(kAttendTile, P - p0);
     for (int j0 = 0; j0 < T; j0 += 16) {
       const int n = std::min(16, T - j0);
@@ -263,7 +271,7 @@ void attendAvx512(const float* q, int G, const KvRows& kv, int P, float scale, f
   }
 }
 
-using AttendFn = void (*)(const float*, int, const KvRows&, int, float, float*, const Scratch&);
+using AttendFn = void (*)(const float*, int, const KvRows&, int, int, float, float*, const Scratch&);
 
 // attendAvx512 for every head size 16 * NV up to 256 (index NV; 0 unused).
 template <GgmlType kT, int... NV>
@@ -292,12 +300,12 @@ inline __m256 load8(const uint8_t* row, int c) {
 }
 
 template <GgmlType kT>
-void attendAvx2(const float* q, int G, int D, const KvRows& kv, int P, float scale, float* out,
+void attendAvx2(const float* q, int G, int D, const KvRows& kv, int pBegin, int P, float scale, float* out,
                 const Scratch& sc) {
   const int nv = D / 8;
   float *s = sc.s, *vt = sc.vt;
   alignas(32) float kr[kAvx2MaxD];
-  for (int p0 = 0; p0 < P; p0 += kAttendTile) {
+  for (int p0 = pBegin; p0 < P; p0 += kAttendTile) {
     const int T = std::min(kAttendTile, P - p0);
     for (int j = 0; j < T; ++j) {
       const size_t row = static_cast<size_t>(p0 + j) * kv.rowBytes;
@@ -339,36 +347,61 @@ void attendAvx2(const float* q, int G, int D, const KvRows& kv, int P, float sca
 
 }  // namespace
 
-void attendOne(const float* q, int G, int D, const KvRows& kv, int P, float scale, float* out,
-               float* scratch) {
-  const Scratch sc(scratch, G, D);
-  std::copy(q, q + static_cast<size_t>(G) * D, sc.q);  // aligned loads in the kernels
-  q = sc.q;
-  std::fill(out, out + static_cast<size_t>(G) * D, 0.0f);
-  std::fill(sc.mx, sc.mx + G, -INFINITY);
-  std::fill(sc.sum, sc.sum + G, 0.0f);
+namespace {
+
+// The tiles [pBegin, P) of G heads on the widest path the build and the head size allow.
+void attendTiles(const float* q, int G, int D, const KvRows& kv, int pBegin, int P, float scale, float* out,
+                 const Scratch& sc) {
+  if (pBegin >= P) return;
 #if defined(__AVX512F__)
   if (D % 16 == 0 && D / 16 >= 1 && D / 16 <= 16) {
     const auto& table = kv.type == GgmlType::kF32    ? kAvx512<GgmlType::kF32>
                         : kv.type == GgmlType::kQ8_0 ? kAvx512<GgmlType::kQ8_0>
                                                      : kAvx512<GgmlType::kF16>;
-    table[static_cast<size_t>(D / 16)](q, G, kv, P, scale, out, sc);
-  } else
-    attendScalar(q, G, D, kv, P, scale, out, sc);
+    return table[static_cast<size_t>(D / 16)](q, G, kv, pBegin, P, scale, out, sc);
+  }
 #elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
   if (D % 8 == 0 && D <= kAvx2MaxD)
-    (kv.type == GgmlType::kF32    ? attendAvx2<GgmlType::kF32>
-     : kv.type == GgmlType::kQ8_0 ? attendAvx2<GgmlType::kQ8_0>
-                                  : attendAvx2<GgmlType::kF16>)(q, G, D, kv, P, scale, out, sc);
-  else
-    attendScalar(q, G, D, kv, P, scale, out, sc);
-#else
-  attendScalar(q, G, D, kv, P, scale, out, sc);
+    return (kv.type == GgmlType::kF32 ? attendAvx2<GgmlType::kF32>
+            : kv.type == GgmlType::kQ8_0
+                ? attendAvx2<GgmlType::kQ8_0>
+                : attendAvx2<GgmlType::kF16>)(q, G, D, kv, pBegin, P, scale, out, sc);
 #endif
-  for (int g = 0; g < G; ++g) {
-    const float inv = 1.0f / sc.sum[g];
-    for (int i = 0; i < D; ++i) out[static_cast<size_t>(g) * D + i] *= inv;
+  attendScalar(q, G, D, kv, pBegin, P, scale, out, sc);
+}
+
+}  // namespace
+
+void attendRun(const float* q, size_t qStride, int G, int D, const KvRows& kv, int pos0, int len, float scale,
+               float* out, size_t outStride, float* scratch) {
+  const int H = G * len;
+  const size_t GD = static_cast<size_t>(G) * D;
+  const Scratch sc(scratch, H, D);
+  float* o = len == 1 ? out : scratch + attendScratchFloats(H, D);  // [len][G][D]
+  for (int t = 0; t < len; ++t)
+    std::copy(q + t * qStride, q + t * qStride + GD, sc.q + t * GD);  // aligned loads in the kernels
+  std::fill(o, o + static_cast<size_t>(H) * D, 0.0f);
+  std::fill(sc.mx, sc.mx + H, -INFINITY);
+  std::fill(sc.sum, sc.sum + H, 0.0f);
+  // Every head's arithmetic is its own (the heads of a tile share only the K and V rows), so the
+  // tiles that all tokens see whole run as one set of G * len heads, and each token's last tiles,
+  // cut at its own P, on their own.
+  const int shared = (pos0 + 1) / kAttendTile * kAttendTile;
+  attendTiles(sc.q, H, D, kv, 0, shared, scale, o, sc);
+  for (int t = 0; t < len; ++t)
+    attendTiles(sc.q + t * GD, G, D, kv, shared, pos0 + t + 1, scale, o + t * GD, sc.heads(t * G));
+  for (int h = 0; h < H; ++h) {
+    const float inv = 1.0f / sc.sum[h];
+    for (int i = 0; i < D; ++i) o[static_cast<size_t>(h) * D + i] *= inv;
   }
+  if (len > 1)
+    for (int t = 0; t < len; ++t) std::copy(o + t * GD, o + (t + 1) * GD, out + t * outStride);
+}
+
+void attendOne(const float* q, int G, int D, const KvRows& kv, int P, float scale, float* out,
+               float* scratch) {
+  attendRun(q, static_cast<size_t>(G) * D, G, D, kv, P - 1, 1, scale, out, static_cast<size_t>(G) * D,
+            scratch);
 }
 
 }  // namespace duet::kernels

@@ -39,4 +39,17 @@ inline size_t attendScratchFloats(int G, int D) {
 void attendOne(const float* q, int G, int D, const KvRows& kv, int P, float scale, float* out,
                float* scratch);
 
+// Scratch floats attendRun needs for len tokens of G heads.
+inline size_t attendRunScratchFloats(int G, int D, int len) {
+  return attendScratchFloats(G * len, D) + (len > 1 ? static_cast<size_t>(G) * len * D : 0);
+}
+
+// attendOne for len consecutive positions of one sequence (a decode step with speculative
+// guesses): token t < len sits at position pos0 + t, sees P = pos0 + t + 1 cached rows, and has
+// its G heads at q + t * qStride, its output at out + t * outStride. Each token gets attendOne's
+// bits, while the tiles of kAttendTile rows that every token sees whole are read once for all
+// of them (at depth the cache is what a step reads most).
+void attendRun(const float* q, size_t qStride, int G, int D, const KvRows& kv, int pos0, int len, float scale,
+               float* out, size_t outStride, float* scratch);
+
 }  // namespace duet::kernels

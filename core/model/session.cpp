@@ -331,7 +331,7 @@ size_t attnScratchFloatsFor(const ModelConfig& c, size_t nb) {
   const size_t D = static_cast<size_t>(c.headDim);
   const size_t R = static_cast<size_t>(c.groupSize()) * nb;
   return std::max(2 * kAttnTile * D + R * kAttnTile + 2 * R * D + 2 * R,
-                  kernels::attendScratchFloats(c.groupSize(), c.headDim));
+                  kernels::attendRunScratchFloats(c.groupSize(), c.headDim, kernels::kTokenExactMax));
 }
 }  // namespace
 
@@ -398,14 +398,13 @@ void Session::attention(int layer, const int* seqs, const int* poss, int n) {
         // A decode step: the G heads read each cached row once, with no tiles converted and
         // packed for Eigen (qwen3-0.6b Q4_K_M, 48 greedy tokens after a 4000-token prompt, two
         // runs: 8.9 / 11.0 -> 20.9 / 19.9 tok/s together with the per-head cache layout). A
-        // few-token run (a speculative step's drafts) takes it token by token, so that each
-        // token gets the bits a single step gives, as the matmuls do up to kTokenExactMax.
+        // few-token run (a speculative step's guesses) takes it too, so that each token gets the
+        // bits a single step gives, as the matmuls do up to kTokenExactMax.
         const size_t off = kvOffset(layer, seq, kvh, 0);
         const kernels::KvRows kv{m_k.data() + off, m_v.data() + off, m_kvRowBytes, kvType};
-        for (int t = 0; t < len; ++t) {
-          const size_t qo = static_cast<size_t>(t0 + t) * Q + static_cast<size_t>(kvh) * G * D;
-          kernels::attendOne(&m_q[qo], G, D, kv, pos0 + t + 1, scale, &m_att[qo], base);
-        }
+        const size_t qo = static_cast<size_t>(t0) * Q + static_cast<size_t>(kvh) * G * D;
+        kernels::attendRun(&m_q[qo], static_cast<size_t>(Q), G, D, kv, pos0, len, scale, &m_att[qo],
+                           static_cast<size_t>(Q), base);
         continue;
       }
       // Gather the query rows of this KV head: row r = (t - t0) * G + g.

@@ -282,7 +282,7 @@ TEST(SpeculativeChunk, AFewTokenChunkGivesTheLogitsOfSingleSteps) {
       (fs::temp_directory_path() / ("duet_chunk_test_" + std::to_string(::getpid()) + ".gguf")).string();
   for (GgmlType type : {GgmlType::kF32, GgmlType::kF16, GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_K})
     for (Arch arch : {Arch::kLlama, Arch::kQwen3})
-      for (KvType kv : {KvType::kF16, KvType::kQ8_0}) {
+      for (KvType kv : {KvType::kF32, KvType::kF16, KvType::kQ8_0}) {
         SynthSpec spec;
         spec.arch = arch;
         spec.nEmbd = 256;

@@ -181,5 +181,48 @@ TEST(OpsTest, AttendOneAgainstScalar) {
         }
 }
 
+// attendRun (a few consecutive positions at once, their shared tiles read once) gives each token
+// the bits attendOne gives it alone: runs that start before, at and after a tile boundary, lie
+// across one, and lie deep in the cache, for the AVX-512 head sizes, an AVX2-only one (40) and a
+// scalar one (36), grouped-query and not, every cache type.
+TEST(OpsTest, AttendRunGivesEachTokenTheBitsOfAttendOne) {
+  constexpr int T = kernels::kAttendTile;
+  for (GgmlType type : {GgmlType::kF32, GgmlType::kF16, GgmlType::kQ8_0})
+    for (int D : {36, 40, 64, 128})
+      for (int G : {1, 2, 3})
+        for (int len : {2, 5})
+          for (int pos0 : {0, T - 3, T - 1, T, 2 * T + 7, 5 * T - 2}) {
+            if (type == GgmlType::kQ8_0 && D % 32 != 0) continue;
+            const int P = pos0 + len;
+            const size_t rowBytes = ggmlRowBytes(type, D);
+            std::vector<float> row(static_cast<size_t>(D));
+            std::vector<uint8_t> kc(rowBytes * P), vc(rowBytes * P);
+            for (int j = 0; j < P; ++j) {
+              for (int i = 0; i < D; ++i)
+                row[static_cast<size_t>(i)] = std::sin(0.37f * static_cast<float>(j * D + i));
+              kernels::quantizeRow(type, row.data(), kc.data() + j * rowBytes, D);
+              for (int i = 0; i < D; ++i)
+                row[static_cast<size_t>(i)] = std::cos(0.21f * static_cast<float>(j * D + i));
+              kernels::quantizeRow(type, row.data(), vc.data() + j * rowBytes, D);
+            }
+            const kernels::KvRows kv{kc.data(), vc.data(), rowBytes, type};
+            const size_t stride = static_cast<size_t>(G) * D + 8;  // token rows apart, as in a chunk
+            std::vector<float> q(stride * len), out(stride * len, std::nanf("")),
+                one(static_cast<size_t>(G) * D);
+            for (size_t i = 0; i < q.size(); ++i) q[i] = std::cos(0.53f * static_cast<float>(i)) * 0.8f;
+            const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+            std::vector<float> scratch(kernels::attendRunScratchFloats(G, D, len));
+            kernels::attendRun(q.data(), stride, G, D, kv, pos0, len, scale, out.data(), stride,
+                               scratch.data());
+            for (int t = 0; t < len; ++t) {
+              kernels::attendOne(q.data() + t * stride, G, D, kv, pos0 + t + 1, scale, one.data(),
+                                 scratch.data());
+              ASSERT_EQ(std::memcmp(one.data(), out.data() + t * stride, sizeof(float) * one.size()), 0)
+                  << ggmlTypeName(type) << " D " << D << " G " << G << " pos0 " << pos0 << " token " << t
+                  << ": " << one[0] << " alone, " << out[t * stride] << " in the run";
+            }
+          }
+}
+
 }  // namespace
 }  // namespace duet
