@@ -16,8 +16,14 @@ CountersWidget::CountersWidget(QWidget* parent) : QWidget(parent) {
   m_lightLabel = addRow(tr("m output tokens"), "counterLight");
   m_capableTtft = addRow(tr("M time to first token"), "counterCapableTtft");
   m_capableTps = addRow(tr("M tokens/s"), "counterCapableTps");
+  const QString guesses =
+      tr("Local models guess tokens from earlier text and keep those the model picks "
+         "(--draft): \"guesses 40/96\" means 40 of 96 guessed tokens were taken, each a "
+         "decode step saved. The text is the same as without guesses.");
+  m_capableTps->setToolTip(guesses);
   m_lightTtft = addRow(tr("m time to first token"), "counterLightTtft");
   m_lightTps = addRow(tr("m tokens/s"), "counterLightTps");
+  m_lightTps->setToolTip(guesses);
   m_elapsed = addRow(tr("Elapsed"), "counterElapsed");
   m_saving = addRow(tr("Saving vs original M"), "counterSaving");
   m_tick = new QTimer(this);
@@ -69,7 +75,13 @@ void CountersWidget::onStageFinished(const StageRecord& r) {
   (cap ? m_capable : m_light) = r.outputTokens;
   (cap ? m_capableLabel : m_lightLabel)->setText(QString::number(r.outputTokens));
   (cap ? m_capableTtft : m_lightTtft)->setText(QStringLiteral("%1 ms").arg(r.ttftMs, 0, 'f', 1));
-  (cap ? m_capableTps : m_lightTps)->setText(QStringLiteral("%1").arg(r.tokensPerSecond, 0, 'f', 1));
+  (cap ? m_capableTps : m_lightTps)->setText(tokensPerSecondText(r));
+}
+
+QString CountersWidget::tokensPerSecondText(const StageRecord& r) {
+  const QString tps = QStringLiteral("%1").arg(r.tokensPerSecond, 0, 'f', 1);
+  if (r.guessedTokens == 0) return tps;
+  return tr("%1 (guesses %2/%3)").arg(tps).arg(r.takenGuesses).arg(r.guessedTokens);
 }
 
 void CountersWidget::onFinished(const ItemResult& r, std::optional<int> originalTokens) {

@@ -30,6 +30,8 @@ class CountersWidget : public QWidget {
   int capableTokens() const { return m_capable; }
   int lightTokens() const { return m_light; }
   QString text(const QString& objectName) const;  // a value label's text (tests, screenshots)
+  // "12.3", or "12.3 (guesses 40/96)" when the stage decoded speculatively.
+  static QString tokensPerSecondText(const StageRecord& r);
 
  private:
   QLabel* addRow(const QString& title, const QString& name);

@@ -160,6 +160,8 @@ Result<std::vector<StageRecord>> Solver::runStages(TextModel& model, const std::
     rec.outputTokens = g.stats.generatedTokens;
     rec.ttftMs = g.stats.ttftMs;
     rec.tokensPerSecond = g.stats.decodeTps();
+    rec.guessedTokens = g.stats.draftedTokens;
+    rec.takenGuesses = g.stats.acceptedDrafts;
     rec.stopReason = stopReasonName(g.stopReason);
     if (onEvent) onEvent(i, {SolveEvent::Kind::kStageEnd, stage, nullptr, &rec});
   }

@@ -38,6 +38,10 @@ struct StageRecord {
   int outputTokens = 0;
   double ttftMs = 0.0;
   double tokensPerSecond = 0.0;  // decode speed
+  // Speculative decoding (local engines, GenerateStats): guessed tokens checked and taken. Shown
+  // live; not stored with a run (the outputs do not depend on them).
+  int guessedTokens = 0;
+  int takenGuesses = 0;
   double wallMs = 0.0;
   int64_t startedAtMs = 0;       // unix epoch milliseconds
   std::string stopReason;        // "eog", "max_tokens", "truncated", ...

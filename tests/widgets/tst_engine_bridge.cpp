@@ -139,7 +139,15 @@ void TestEngineBridge::solveStreamsIntoViewsAndCountersMatchTheEngine() {
   QCOMPARE(c->text("counterSignal"), QString::number(r.signalTokens));
   QCOMPARE(c->text("counterLight"), QString::number(r.lightTokens));
   QCOMPARE(c->text("counterCapableTtft"), QStringLiteral("%1 ms").arg(r.stages[0].ttftMs, 0, 'f', 1));
-  QCOMPARE(c->text("counterLightTps"), QStringLiteral("%1").arg(r.stages[1].tokensPerSecond, 0, 'f', 1));
+  QCOMPARE(c->text("counterLightTps"), CountersWidget::tokensPerSecondText(r.stages[1]));
+  QCOMPARE(c->text("counterCapableTps"), CountersWidget::tokensPerSecondText(r.stages[0]));
+  // A stage that decoded speculatively says how many guesses it took.
+  StageRecord spec;
+  spec.tokensPerSecond = 88.2;
+  QCOMPARE(CountersWidget::tokensPerSecondText(spec), QStringLiteral("88.2"));
+  spec.guessedTokens = 103;
+  spec.takenGuesses = 94;
+  QCOMPARE(CountersWidget::tokensPerSecondText(spec), QStringLiteral("88.2 (guesses 94/103)"));
   QCOMPARE(c->text("counterElapsed"), QStringLiteral("%1 s").arg(r.wallMs / 1000.0, 0, 'f', 2));
 
   // Verdict badge.
