@@ -127,12 +127,9 @@ Result<GenerateResult> LocalModel::complete(const std::string& prompt, const Gen
     return makeError(Errc::kInvalidArgument, id() + ": the prompt has " + std::to_string(ids.size()) +
                                                  " tokens, more than the context of " +
                                                  std::to_string(s.contextSize()));
-  if (params.draftTokens == 0 && m_opts.draftTokens > 0) {
-    GenerateParams p = params;
-    p.draftTokens = m_opts.draftTokens;
-    return generate(s, ids, p, onToken, cancel);
-  }
-  return generate(s, ids, params, onToken, cancel);
+  GenerateParams p = params;
+  if (p.draftTokens == 0) p.draftTokens = m_opts.draftTokens;
+  return generate(s, ids, p, onToken, cancel);
 }
 
 Result<std::vector<GenerateResult>> TextModel::completeBatch(const std::vector<BatchItem>& items,

@@ -27,7 +27,6 @@ class PromptLookup {
   // longest suffix of maxNgram .. minNgram tokens that occurred before; empty when none did.
   // Returns the length of the suffix matched (0: none).
   int draft(int k, std::vector<int32_t>& out) const;
-  size_t size() const { return m_hist.size(); }
 
  private:
   // Key of the n tokens ending at index end (inclusive).

@@ -417,6 +417,11 @@ TEST(PromptLookup, GuessesWhatFollowedTheLatestLongestMatch) {
   two.draft(2, out);
   EXPECT_EQ(out, (std::vector<int32_t>{4, 1}));
 
+  PromptLookup unigram;  // generate()'s settings: a single token is enough to guess from
+  unigram.push({4, 9, 7, 5, 4});
+  EXPECT_EQ(unigram.draft(2, out), 1);
+  EXPECT_EQ(out, (std::vector<int32_t>{9, 7}));
+
   PromptLookup loop(2, 3);
   loop.push({5, 1, 2, 1, 2, 1, 2});  // a loop is guessed to go on past the history's end
   loop.draft(4, out);
