@@ -1,5 +1,6 @@
 #include "core/duet/evaluator.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -272,6 +273,12 @@ Result<int64_t> Evaluator::execute(int64_t runId, const Experiment& e, const Dat
   const int perSystem = nItems * o.repeats;
   int total = static_cast<int>(systems.size() + (matched ? std::max<size_t>(1, e.checkpoints.size()) : 0)) * perSystem;
   Solver solver(e, m_models);
+  // Originals solved here whose ids later truncate baselines cut (runs that keep no tokens).
+  std::map<std::pair<int, int>, StageRecord> solvedOriginals;
+  const bool keepOriginals =
+      !o.keepTokens && (matched || std::any_of(systems.begin(), systems.end(), [](const std::string& s) {
+                          return s.rfind("truncate@", 0) == 0;
+                        }));
 
   auto runSystem = [&](const std::string& sys) -> Result<bool> {  // false: cancelled
     auto spec = parseSystemName(sys);
@@ -281,9 +288,20 @@ Result<int64_t> Evaluator::execute(int64_t runId, const Experiment& e, const Dat
     for (int i = 0; i < nItems; ++i)
       for (int r = 0; r < o.repeats; ++r)
         if (!done.count({sys, i, r})) todo.emplace_back(i, r);
+    // The truncation baseline is the original's M0 output cut at the budget, where this run has it
+    // (SolveRequest::original), so M0 does not write the same tokens again: from the store when
+    // tokens are kept, else from the originals solved in this process (their ids).
+    std::map<std::pair<int, int>, int64_t> originalRows;
+    if (spec->mode == SolveMode::kTruncate && o.keepTokens) {
+      auto rows = m_store.itemRows(runId, "original");
+      if (!rows) return rows.error();
+      originalRows = std::move(*rows);
+    }
     const size_t batch = static_cast<size_t>(std::max(1, o.batch));
     for (size_t b = 0; b < todo.size(); b += batch) {
       if (cancel && cancel->load()) return false;
+      std::vector<ItemResult> originals;
+      originals.reserve(batch);
       std::vector<SolveRequest> reqs;
       for (size_t k = b; k < std::min(todo.size(), b + batch); ++k) {
         const auto [i, r] = todo[k];
@@ -295,6 +313,14 @@ Result<int64_t> Evaluator::execute(int64_t runId, const Experiment& e, const Dat
         req.gradeKind = d.kind;
         req.seed = itemSeed(o.seed, i, r);
         req.keepTokens = o.keepTokens;
+        if (auto row = originalRows.find({i, r}); row != originalRows.end()) {
+          auto orig = m_store.item(row->second, true);
+          if (!orig) return orig.error();
+          if (!orig->stages.empty()) req.original = &originals.emplace_back(std::move(*orig)).stages.front();
+        } else if (auto live = solvedOriginals.find({i, r});
+                   spec->mode == SolveMode::kTruncate && live != solvedOriginals.end()) {
+          req.original = &live->second;
+        }
         reqs.push_back(std::move(req));
       }
       auto res = solver.solveBatch(reqs, {}, cancel);
@@ -311,6 +337,8 @@ Result<int64_t> Evaluator::execute(int64_t runId, const Experiment& e, const Dat
         item.repeat = r;
         DUET_TRY_STATUS(m_store.addItem(item));
         done.insert({sys, i, r});
+        if (keepOriginals && spec->mode == SolveMode::kOriginal && !item.stages.empty())
+          solvedOriginals[{i, r}] = item.stages.front();
         if (progress) {
           EvalProgress p;
           p.done = static_cast<int>(done.size());

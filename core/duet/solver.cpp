@@ -1,7 +1,8 @@
 #include "core/duet/solver.h"
 
-#include <chrono>
 #include <charconv>
+#include <chrono>
+#include <optional>
 
 namespace duet {
 
@@ -110,52 +111,113 @@ std::string rolePrompt(TextModel& m, const std::string& tmpl, const std::string&
   if (tmpl == "chat_nothink") return m.chatPrompt(question, false);
   return fillTemplate(tmpl, question, signal);
 }
+
+GenerateParams stageParams(const RoleSampling& sampling, int maxTokens, uint64_t seed,
+                           const SolveRequest& req) {
+  GenerateParams p;
+  p.maxTokens = maxTokens;
+  p.sampling = sampling.sampler;
+  p.sampling.seed = seed;
+  p.topAlternatives = req.keepTokens ? req.topAlternatives : 0;
+  return p;
+}
+
+StageRecord startRecord(const TextModel& model, const std::string& stage, const std::string& prompt) {
+  StageRecord rec;
+  rec.stage = stage;
+  rec.model = model.id();
+  rec.prompt = prompt;
+  rec.startedAtMs = nowMs();
+  return rec;
+}
+
+void recordToken(const TextModel& model, const SolveRequest& req, StageRecord& rec, const TokenEvent& ev) {
+  if (!req.keepTokens) return;
+  TokenRecord t;
+  t.id = ev.id;
+  t.text = model.tokenText(ev.id);
+  t.logprob = ev.logprob;
+  for (const auto& a : ev.top) t.top.push_back({a.id, model.tokenText(a.id), a.logprob});
+  rec.tokens.push_back(std::move(t));
+}
+
+// The truncated M0 stage cut from the stored original (SolveRequest::original), with the token
+// events a run would have streamed, or nullopt when that cannot stand for a run of this model on
+// this prompt.
+struct CutStage {
+  StageRecord rec;
+  std::vector<TokenEvent> events;
+};
+std::optional<CutStage> cutOriginal(const TextModel& model, const std::string& prompt,
+                                    const GenerateParams& params, const SolveRequest& req) {
+  const StageRecord* o = req.original;
+  if (!o || !model.tokenizer() || o->stage != "capable" || o->model != model.id() || o->prompt != prompt)
+    return std::nullopt;
+  // The ids, and with kept tokens their records (from the store; a stage solved in this process has
+  // the ids without them).
+  const size_t n = static_cast<size_t>(o->outputTokens);
+  const bool records = o->tokens.size() == n;
+  if (!records && (req.keepTokens || o->tokenIds.size() != n)) return std::nullopt;
+  std::vector<SampledToken> sampled(n);
+  for (size_t i = 0; i < n; ++i) {
+    sampled[i].id = records ? o->tokens[i].id : o->tokenIds[i];
+    if (!records) continue;
+    sampled[i].logprob = o->tokens[i].logprob;
+    for (const auto& a : o->tokens[i].top) sampled[i].top.push_back({a.id, a.logprob});
+  }
+  CutStage cut{startRecord(model, "capable", prompt), {}};
+  StageRecord& rec = cut.rec;
+  auto g = replay(*model.tokenizer(), params, sampled, [&](const TokenEvent& ev) {
+    recordToken(model, req, rec, ev);
+    cut.events.push_back(ev);
+    return true;
+  });
+  if (!g) return std::nullopt;
+  const int taken = g->stats.generatedTokens;
+  rec.startedAtMs = o->startedAtMs;
+  rec.output = std::move(g->text);
+  rec.promptTokens = o->promptTokens;
+  rec.outputTokens = taken;
+  rec.tokenIds = std::move(g->tokens);
+  rec.ttftMs = o->ttftMs;
+  rec.tokensPerSecond = o->tokensPerSecond;
+  rec.wallMs = o->tokensPerSecond > 0 && taken > 0
+                   ? std::min(o->wallMs, o->ttftMs + (taken - 1) * 1000.0 / o->tokensPerSecond)
+                   : o->wallMs;
+  rec.stopReason = stopReasonName(g->stopReason);
+  return cut;
+}
 }  // namespace
 
-Result<std::vector<StageRecord>> Solver::runStages(TextModel& model, const std::string& stage,
-                                                   const std::vector<std::string>& prompts,
-                                                   const RoleSampling& sampling, int maxTokens,
-                                                   const std::vector<uint64_t>& seeds,
-                                                   const std::vector<SolveRequest>& reqs,
-                                                   const BatchCallback& onEvent, const std::atomic<bool>* cancel) {
-  const size_t n = prompts.size();
-  std::vector<StageRecord> recs(n);
-  std::vector<TextModel::BatchItem> items(n);
-  for (size_t i = 0; i < n; ++i) {
-    StageRecord& rec = recs[i];
-    rec.stage = stage;
-    rec.model = model.id();
-    rec.prompt = prompts[i];
-    rec.startedAtMs = nowMs();
+Result<std::vector<StageRecord>> Solver::runStages(
+    TextModel& model, const std::string& stage, const std::vector<std::string>& prompts,
+    const std::vector<GenerateParams>& params, const std::vector<size_t>& which,
+    const std::vector<SolveRequest>& reqs, const BatchCallback& onEvent, const std::atomic<bool>* cancel) {
+  std::vector<StageRecord> recs(reqs.size());
+  std::vector<TextModel::BatchItem> items;
+  for (size_t i : which) {
+    recs[i] = startRecord(model, stage, prompts[i]);
     if (onEvent) onEvent(i, {SolveEvent::Kind::kStageStart, stage, nullptr, nullptr});
-    TextModel::BatchItem& it = items[i];
+    TextModel::BatchItem& it = items.emplace_back();
     it.prompt = prompts[i];
-    it.params.maxTokens = maxTokens;
-    it.params.sampling = sampling.sampler;
-    it.params.sampling.seed = seeds[i];
-    it.params.topAlternatives = reqs[i].keepTokens ? reqs[i].topAlternatives : 0;
+    it.params = params[i];
     it.onToken = [&, i](const TokenEvent& ev) {
-      if (reqs[i].keepTokens) {
-        TokenRecord t;
-        t.id = ev.id;
-        t.text = model.tokenText(ev.id);
-        t.logprob = ev.logprob;
-        for (const auto& a : ev.top) t.top.push_back({a.id, model.tokenText(a.id), a.logprob});
-        recs[i].tokens.push_back(std::move(t));
-      }
+      recordToken(model, reqs[i], recs[i], ev);
       if (onEvent) onEvent(i, {SolveEvent::Kind::kToken, stage, &ev, nullptr});
       return true;
     };
   }
+  if (items.empty()) return recs;
   const auto t0 = std::chrono::steady_clock::now();
   auto r = model.completeBatch(items, cancel);
   if (!r) return r.error();
   const double wall = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  for (size_t i = 0; i < n; ++i) {
-    const GenerateResult& g = (*r)[i];
-    StageRecord& rec = recs[i];
-    rec.wallMs = n == 1 ? wall : g.stats.totalMs;
+  for (size_t k = 0; k < which.size(); ++k) {
+    const GenerateResult& g = (*r)[k];
+    StageRecord& rec = recs[which[k]];
+    rec.wallMs = which.size() == 1 ? wall : g.stats.totalMs;
     rec.output = g.text;
+    rec.tokenIds = g.tokens;
     rec.promptTokens = g.stats.promptTokens;
     rec.outputTokens = g.stats.generatedTokens;
     rec.ttftMs = g.stats.ttftMs;
@@ -163,7 +225,7 @@ Result<std::vector<StageRecord>> Solver::runStages(TextModel& model, const std::
     rec.guessedTokens = g.stats.draftedTokens;
     rec.takenGuesses = g.stats.acceptedDrafts;
     rec.stopReason = stopReasonName(g.stopReason);
-    if (onEvent) onEvent(i, {SolveEvent::Kind::kStageEnd, stage, nullptr, &rec});
+    if (onEvent) onEvent(which[k], {SolveEvent::Kind::kStageEnd, stage, nullptr, &rec});
   }
   return recs;
 }
@@ -213,15 +275,29 @@ Result<std::vector<ItemResult>> Solver::solveBatch(const std::vector<SolveReques
     int maxTokens = m_exp.capableSampling.maxTokens;
     if (sys.mode == SolveMode::kTruncate) maxTokens = std::min(maxTokens, sys.budget);
     std::vector<std::string> prompts;
-    std::vector<uint64_t> seeds;
+    std::vector<GenerateParams> params;
     for (const auto& r : reqs) {
       prompts.push_back(rolePrompt(capable, m_exp.prompts.capable, r.question, ""));
-      seeds.push_back(r.seed);
+      params.push_back(stageParams(m_exp.capableSampling, maxTokens, r.seed, r));
     }
-    auto st = runStages(capable, "capable", prompts, m_exp.capableSampling, maxTokens, seeds, reqs, onEvent, cancel);
+    // The truncation baseline cut from stored originals where it can be; M0 runs for the rest.
+    std::vector<std::optional<CutStage>> cut(n);
+    std::vector<size_t> run;
+    for (size_t i = 0; i < n; ++i) {
+      if (sys.mode == SolveMode::kTruncate) cut[i] = cutOriginal(capable, prompts[i], params[i], reqs[i]);
+      if (!cut[i]) run.push_back(i);
+    }
+    auto st = runStages(capable, "capable", prompts, params, run, reqs, onEvent, cancel);
     if (!st) return st.error();
     for (size_t i = 0; i < n; ++i) {
-      StageRecord& rec = (*st)[i];
+      if (!cut[i] || !onEvent) continue;
+      onEvent(i, {SolveEvent::Kind::kStageStart, "capable", nullptr, nullptr});
+      for (const TokenEvent& ev : cut[i]->events)
+        onEvent(i, {SolveEvent::Kind::kToken, "capable", &ev, nullptr});
+      onEvent(i, {SolveEvent::Kind::kStageEnd, "capable", nullptr, &cut[i]->rec});
+    }
+    for (size_t i = 0; i < n; ++i) {
+      StageRecord& rec = cut[i] ? cut[i]->rec : (*st)[i];
       if (sys.mode == SolveMode::kTruncate && rec.stopReason == "max_tokens") rec.stopReason = "truncated";
       cancelled |= rec.stopReason == "cancelled";
       items[i].capableTokens = rec.outputTokens;
@@ -238,14 +314,16 @@ Result<std::vector<ItemResult>> Solver::solveBatch(const std::vector<SolveReques
     if (!m) return m.error();
     TextModel& light = **m;
     std::vector<std::string> prompts;
-    std::vector<uint64_t> seeds;
+    std::vector<GenerateParams> params;
+    std::vector<size_t> all;
     for (size_t i = 0; i < n; ++i) {
       prompts.push_back(sys.mode == SolveMode::kLight ? rolePrompt(light, m_exp.prompts.lightAlone, reqs[i].question, "")
                                                       : fillTemplate(m_exp.prompts.lightDuet, reqs[i].question, items[i].signal));
-      seeds.push_back(reqs[i].seed * 0x9E3779B97F4A7C15ull + 1);
+      params.push_back(stageParams(m_exp.lightSampling, m_exp.lightSampling.maxTokens,
+                                   reqs[i].seed * 0x9E3779B97F4A7C15ull + 1, reqs[i]));
+      all.push_back(i);
     }
-    auto st = runStages(light, "light", prompts, m_exp.lightSampling, m_exp.lightSampling.maxTokens, seeds, reqs,
-                        onEvent, cancel);
+    auto st = runStages(light, "light", prompts, params, all, reqs, onEvent, cancel);
     if (!st) return st.error();
     for (size_t i = 0; i < n; ++i) {
       items[i].lightTokens = (*st)[i].outputTokens;

@@ -61,6 +61,13 @@ struct SolveRequest {
   uint64_t seed = 0;
   bool keepTokens = true;     // keep per-token records (logprobs, alternatives) in the result
   int topAlternatives = 5;
+  // truncate: M0's stage of the "original" system on the same question and seed. The truncated
+  // stage is then its first tokens (replay(): the output, stop reason and token records that
+  // generating them again gives) instead of a second run of M0; its timings are the original's for
+  // those tokens (TTFT and decode rate, wall = TTFT + (n - 1) / rate). Used only when it is this
+  // model's output on this prompt with its token ids (tokenIds, or kept tokens; kept tokens when
+  // this request keeps them); else M0 runs.
+  const StageRecord* original = nullptr;
 };
 
 class Solver {
@@ -79,11 +86,14 @@ class Solver {
                                              const std::atomic<bool>* cancel = nullptr);
 
  private:
+  // Runs the requests `which` (indices into reqs, prompts and params) on model as one batch;
+  // the other records stay empty.
   Result<std::vector<StageRecord>> runStages(TextModel& model, const std::string& stage,
-                                             const std::vector<std::string>& prompts, const RoleSampling& sampling,
-                                             int maxTokens, const std::vector<uint64_t>& seeds,
-                                             const std::vector<SolveRequest>& reqs, const BatchCallback& onEvent,
-                                             const std::atomic<bool>* cancel);
+                                             const std::vector<std::string>& prompts,
+                                             const std::vector<GenerateParams>& params,
+                                             const std::vector<size_t>& which,
+                                             const std::vector<SolveRequest>& reqs,
+                                             const BatchCallback& onEvent, const std::atomic<bool>* cancel);
   const Experiment& m_exp;
   ModelCache& m_models;
 };

@@ -46,6 +46,7 @@ struct StageRecord {
   int64_t startedAtMs = 0;       // unix epoch milliseconds
   std::string stopReason;        // "eog", "max_tokens", "truncated", ...
   std::vector<TokenRecord> tokens;  // per generated token (may be empty when not kept)
+  std::vector<int32_t> tokenIds;    // the generated ids, also when tokens are not kept; not stored
 };
 
 struct ItemResult {

@@ -1,6 +1,7 @@
 #include "core/generate/generator.h"
 
 #include <chrono>
+#include <limits>
 
 #include "core/generate/prompt_lookup.h"
 #include "core/kernels/matmul.h"
@@ -81,10 +82,22 @@ class SeqState {
   // Samples the next token from logits and reports it. Returns the token to feed the model next,
   // or -1 when this sequence is finished. ctxLeft: free KV positions of the sequence.
   int32_t step(const float* logits, int nVocab, const std::atomic<bool>* cancel, int ctxLeft) {
+    if (endsBeforeToken(cancel)) return -1;
+    return take(m_sampler.sample(logits, nVocab, m_params.topAlternatives), ctxLeft);
+  }
+
+  // Finishes the sequence when its budget is spent or it was cancelled; true then.
+  bool endsBeforeToken(const std::atomic<bool>* cancel) {
+    if (static_cast<int>(res.tokens.size()) >= m_params.maxTokens)
+      finish(StopReason::kMaxTokens);
+    else if (cancel && cancel->load(std::memory_order_relaxed))
+      finish(StopReason::kCancelled);
+    return m_done;
+  }
+
+  // Records the sampled token and reports it; returns it, or -1 when it ended the sequence.
+  int32_t take(SampledToken s, int ctxLeft) {
     const int i = static_cast<int>(res.tokens.size());
-    if (i >= m_params.maxTokens) return finish(StopReason::kMaxTokens);
-    if (cancel && cancel->load(std::memory_order_relaxed)) return finish(StopReason::kCancelled);
-    SampledToken s = m_sampler.sample(logits, nVocab, m_params.topAlternatives);
     if (i == 0) {
       m_tFirst = Clock::now();
       res.stats.ttftMs = msSince(m_t0);
@@ -221,6 +234,15 @@ Result<GenerateResult> generate(Session& session, const std::vector<int32_t>& pr
       ++stats.acceptedDrafts;
     }
   }
+  return std::move(seq.res);
+}
+
+std::optional<GenerateResult> replay(const Tokenizer& tok, const GenerateParams& params,
+                                     std::span<const SampledToken> sampled, const TokenCallback& onToken) {
+  SeqState seq(tok, params, onToken, Clock::now());
+  for (const SampledToken& s : sampled)
+    if (seq.endsBeforeToken(nullptr) || seq.take(s, std::numeric_limits<int>::max()) < 0) break;
+  if (!seq.done() && !seq.endsBeforeToken(nullptr)) return std::nullopt;
   return std::move(seq.res);
 }
 

@@ -9,6 +9,8 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,7 @@
 namespace duet {
 
 class Session;
+class Tokenizer;
 
 struct GenerateParams {
   int maxTokens = 256;
@@ -77,6 +80,14 @@ using TokenCallback = std::function<bool(const TokenEvent&)>;
 Result<GenerateResult> generate(Session& session, const std::vector<int32_t>& prompt,
                                 const GenerateParams& params, const TokenCallback& onToken = {},
                                 const std::atomic<bool>* cancel = nullptr);
+
+// What generate() returns when the model samples `sampled` in order, by the same rules
+// (detokenizing, stop strings, the token budget, the callback; no cancel, no context limit), with
+// no model run and no time counted: a stored generation reused, e.g. the first N tokens of a run
+// as the run cut at N tokens. nullopt when the tokens run out before those rules end it.
+std::optional<GenerateResult> replay(const Tokenizer& tok, const GenerateParams& params,
+                                     std::span<const SampledToken> sampled,
+                                     const TokenCallback& onToken = {});
 
 struct BatchItem {
   std::vector<int32_t> prompt;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -68,6 +69,8 @@ class Store {
   Result<std::vector<ItemResult>> items(int64_t runId, const std::string& system = "",
                                         bool withTokens = false) const;
   Result<ItemResult> item(int64_t itemRowId, bool withTokens = true) const;
+  // Row ids of one system's items in a run, by (itemIndex, repeat): to read them one at a time.
+  Result<std::map<std::pair<int, int>, int64_t>> itemRows(int64_t runId, const std::string& system) const;
   // (system, itemIndex, repeat) of the finished items: what a resumed run skips.
   Result<std::set<std::tuple<std::string, int, int>>> finishedKeys(int64_t runId) const;
   // Replaces verdicts (regrading without regenerating), all in one transaction.

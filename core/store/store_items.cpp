@@ -204,6 +204,23 @@ Result<ItemResult> Store::item(int64_t itemRowId, bool withTokens) const {
   return it;
 }
 
+Result<std::map<std::pair<int, int>, int64_t>> Store::itemRows(int64_t runId,
+                                                               const std::string& system) const {
+  auto st = sql::Statement::prepare(
+      m_db.get(), m_path, "SELECT item_index, repeat, id FROM items WHERE run_id = ?1 AND system = ?2",
+      "reading item rows");
+  if (!st.ok()) return st.error();
+  st->bind(1, runId).bind(2, system);
+  std::map<std::pair<int, int>, int64_t> rows;
+  for (;;) {
+    auto row = st->step();
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    rows[{st->int32(0), st->int32(1)}] = st->int64(2);
+  }
+  return rows;
+}
+
 Result<std::set<std::tuple<std::string, int, int>>> Store::finishedKeys(int64_t runId) const {
   auto st = sql::Statement::prepare(m_db.get(), m_path,
                                     "SELECT system, item_index, repeat FROM items WHERE run_id = ?1",

@@ -212,6 +212,77 @@ TEST_F(EngineTest, BatchedSolvingEqualsOneByOne) {
   EXPECT_FALSE(solver.solveBatch(mixed).ok());
 }
 
+// The truncation baseline cut from the run's stored originals is what running M0 again at each
+// budget gives: the same tokens, text, stop reason, signal, m's answer and verdict, one by one and
+// in batches, from stored token records or (runs that keep none) from the ids of this process. Cut stages
+// carry the original's measured TTFT and decode rate (two measurements never agree to the bit), so the test
+// also sees that the cut was taken.
+TEST_F(EngineTest, TruncationBaselineIsCutFromTheStoredOriginal) {
+  auto e = loadExperiment((s_dir / "experiment.json").string());
+  ASSERT_TRUE(e.ok()) << e.message();
+  auto d = loadDataset((s_dir / "data.jsonl").string());
+  ASSERT_TRUE(d.ok()) << d.message();
+  ModelCache models;
+  auto store = Store::open(":memory:");
+  ASSERT_TRUE(store.ok());
+  Evaluator ev(**store, models);
+  for (auto [batch, keep] :
+       {std::pair{1, true}, std::pair{3, true}, std::pair{1, false}, std::pair{2, false}}) {
+    EvalOptions cut;
+    cut.keepTokens = keep;
+    cut.checkpointSteps = {10};
+    cut.baselines = {"original"};
+    cut.truncateBudgets = {1, 4, 9, 40};  // 40: past the capable max_tokens of 24
+    cut.seed = 3;
+    cut.limit = 6;
+    cut.batch = batch;
+    EvalOptions fresh = cut;
+    fresh.baselines.clear();
+    auto a = ev.start(*e, *d, cut), b = ev.start(*e, *d, fresh);
+    ASSERT_TRUE(a.ok() && b.ok());
+    auto orig = (*store)->items(*a, "original", true);
+    ASSERT_TRUE(orig.ok());
+    ASSERT_EQ(orig->size(), 6u);
+    int cuts = 0, compared = 0;
+    for (int budget : cut.truncateBudgets) {
+      const std::string sys = "truncate@" + std::to_string(budget);
+      auto x = (*store)->items(*a, sys, true), y = (*store)->items(*b, sys, true);
+      ASSERT_TRUE(x.ok() && y.ok());
+      ASSERT_EQ(x->size(), 6u);
+      ASSERT_EQ(y->size(), 6u);
+      for (size_t i = 0; i < x->size(); ++i) {
+        const ItemResult &p = (*x)[i], &q = (*y)[i];
+        const std::string what = sys + " item " + std::to_string(i) + " batch " + std::to_string(batch) +
+                                 " keep " + std::to_string(keep);
+        ASSERT_EQ(p.stages.size(), 2u) << what;
+        ASSERT_EQ(q.stages.size(), 2u) << what;
+        const StageRecord &pc = p.stages[0], &qc = q.stages[0], &oc = (*orig)[i].stages[0];
+        EXPECT_EQ(pc.output, qc.output) << what;
+        EXPECT_EQ(pc.stopReason, qc.stopReason) << what;
+        EXPECT_EQ(pc.outputTokens, qc.outputTokens) << what;
+        ASSERT_EQ(pc.tokens.size(), qc.tokens.size()) << what;
+        for (size_t k = 0; k < pc.tokens.size(); ++k) {
+          EXPECT_EQ(pc.tokens[k].id, qc.tokens[k].id) << what;
+          EXPECT_EQ(pc.tokens[k].logprob, qc.tokens[k].logprob) << what;
+          EXPECT_EQ(pc.tokens[k].top.size(), qc.tokens[k].top.size()) << what;
+        }
+        EXPECT_EQ(p.signal, q.signal) << what;
+        EXPECT_EQ(p.signalTokens, q.signalTokens) << what;
+        EXPECT_EQ(p.capableTokens, q.capableTokens) << what;
+        EXPECT_EQ(p.answer, q.answer) << what;
+        EXPECT_EQ(p.verdict.correct, q.verdict.correct) << what;
+        EXPECT_EQ(pc.prompt, oc.prompt) << what;
+        EXPECT_LE(pc.wallMs, oc.wallMs) << what;
+        cuts += pc.ttftMs == oc.ttftMs && pc.tokensPerSecond == oc.tokensPerSecond;
+        EXPECT_NE(qc.ttftMs, oc.ttftMs) << what;
+        compared += pc.stopReason == "truncated";
+      }
+    }
+    EXPECT_EQ(cuts, 24) << "batch " << batch;
+    EXPECT_GE(compared, 12) << "too few items were cut short: the budgets test little";
+  }
+}
+
 // A batch whose KV caches would exceed batchKvBytes runs in groups that fit, with the results of
 // each prompt alone.
 TEST_F(EngineTest, BatchRunsInGroupsThatFitItsKvBudget) {

@@ -146,6 +146,57 @@ TEST_F(GenerateTest, HeldTextIsStreamedWithTheLastTokenOrMarkedAsTail) {
   EXPECT_LT(c.streamedBytes, c.text.size());
 }
 
+// replay() of a longer run's tokens gives what generating with a smaller budget gives: the same
+// tokens, text, streamed pieces and stop reason, at every budget, with and without a stop string
+// (one that completes in the text, one whose start the matcher holds at the end); and nothing when
+// the tokens run out before the rules end the generation.
+TEST_F(GenerateTest, ReplayingARunsFirstTokensGivesTheShorterRun) {
+  for (const bool stop : {false, true}) {
+    GenerateParams p;
+    p.maxTokens = 30;
+    p.sampling.temperature = 0.8f;
+    p.sampling.seed = 5;
+    p.topAlternatives = 3;
+    const GenerateResult plain = run(p);
+    if (stop)
+      p.stopStrings = {plain.text.substr(plain.text.size() * 2 / 3, 3), plain.text.substr(4, 2) + "\x7f\x7f"};
+    std::vector<SampledToken> sampled;
+    const GenerateResult full = run(p, [&](const TokenEvent& e) {
+      sampled.push_back({e.id, e.logprob, e.top});
+      return true;
+    });
+    ASSERT_EQ(sampled.size(), full.tokens.size());
+    EXPECT_EQ(full.stopReason, stop ? StopReason::kStopString : StopReason::kMaxTokens);
+    for (int budget = 1; budget <= 30; ++budget) {
+      p.maxTokens = budget;
+      std::vector<std::string> pieces[2];
+      const GenerateResult fresh = run(p, [&](const TokenEvent& e) {
+        pieces[0].push_back(e.text);
+        return true;
+      });
+      auto again = replay(s_model->tokenizer(), p, sampled, [&](const TokenEvent& e) {
+        pieces[1].push_back(e.text);
+        EXPECT_EQ(e.id, sampled[static_cast<size_t>(e.index)].id);
+        EXPECT_EQ(e.top.size(), 3u);
+        return true;
+      });
+      ASSERT_TRUE(again) << "budget " << budget;
+      EXPECT_EQ(again->tokens, fresh.tokens) << "budget " << budget;
+      EXPECT_EQ(again->text, fresh.text) << "budget " << budget;
+      EXPECT_EQ(again->stopReason, fresh.stopReason) << "budget " << budget;
+      EXPECT_EQ(again->stats.generatedTokens, fresh.stats.generatedTokens);
+      EXPECT_EQ(pieces[0], pieces[1]) << "budget " << budget;
+    }
+    // Past the stored run's end only its own stop can end a replay.
+    p.maxTokens = 40;
+    auto longer = replay(s_model->tokenizer(), p, sampled);
+    EXPECT_EQ(longer.has_value(), stop);
+    if (longer) {
+      EXPECT_EQ(longer->text, full.text);
+    }
+  }
+}
+
 TEST_F(GenerateTest, CallbackAndCancelFromAnotherThreadStop) {
   GenerateParams p;
   p.maxTokens = 100;
