@@ -124,8 +124,11 @@ std::vector<std::string> fixedSystems(const Experiment& e, const EvalOptions& o)
   } else {
     for (int step : o.checkpointSteps) s.push_back("duet@" + std::to_string(step));
   }
+  // "original" first: the systems after it take M0's output from it (sharesOriginalCapable).
+  if (std::find(o.baselines.begin(), o.baselines.end(), "original") != o.baselines.end())
+    s.push_back("original");
   for (const auto& b : o.baselines)
-    if (b == "original" || b == "light" || b == "duet@original") s.push_back(b);
+    if (b == "light" || b == "duet@original") s.push_back(b);
   for (int n : o.truncateBudgets) s.push_back("truncate@" + std::to_string(n));
   return s;
 }
@@ -273,11 +276,12 @@ Result<int64_t> Evaluator::execute(int64_t runId, const Experiment& e, const Dat
   const int perSystem = nItems * o.repeats;
   int total = static_cast<int>(systems.size() + (matched ? std::max<size_t>(1, e.checkpoints.size()) : 0)) * perSystem;
   Solver solver(e, m_models);
-  // Originals solved here whose ids later truncate baselines cut (runs that keep no tokens).
+  // Originals solved here whose ids later systems cut (runs that keep no tokens).
   std::map<std::pair<int, int>, StageRecord> solvedOriginals;
   const bool keepOriginals =
       !o.keepTokens && (matched || std::any_of(systems.begin(), systems.end(), [](const std::string& s) {
-                          return s.rfind("truncate@", 0) == 0;
+                          auto spec = parseSystemName(s);
+                          return spec && sharesOriginalCapable(*spec);
                         }));
 
   auto runSystem = [&](const std::string& sys) -> Result<bool> {  // false: cancelled
@@ -288,11 +292,12 @@ Result<int64_t> Evaluator::execute(int64_t runId, const Experiment& e, const Dat
     for (int i = 0; i < nItems; ++i)
       for (int r = 0; r < o.repeats; ++r)
         if (!done.count({sys, i, r})) todo.emplace_back(i, r);
-    // The truncation baseline is the original's M0 output cut at the budget, where this run has it
-    // (SolveRequest::original), so M0 does not write the same tokens again: from the store when
-    // tokens are kept, else from the originals solved in this process (their ids).
+    // The truncation baselines and duet@original take M0's output from the original where this
+    // run has it (SolveRequest::original), so M0 does not write the same tokens again: from the
+    // store when tokens are kept, else from the originals solved in this process (their ids).
+    const bool cuts = sharesOriginalCapable(*spec);
     std::map<std::pair<int, int>, int64_t> originalRows;
-    if (spec->mode == SolveMode::kTruncate && o.keepTokens) {
+    if (cuts && o.keepTokens) {
       auto rows = m_store.itemRows(runId, "original");
       if (!rows) return rows.error();
       originalRows = std::move(*rows);
@@ -317,8 +322,7 @@ Result<int64_t> Evaluator::execute(int64_t runId, const Experiment& e, const Dat
           auto orig = m_store.item(row->second, true);
           if (!orig) return orig.error();
           if (!orig->stages.empty()) req.original = &originals.emplace_back(std::move(*orig)).stages.front();
-        } else if (auto live = solvedOriginals.find({i, r});
-                   spec->mode == SolveMode::kTruncate && live != solvedOriginals.end()) {
+        } else if (auto live = solvedOriginals.find({i, r}); cuts && live != solvedOriginals.end()) {
           req.original = &live->second;
         }
         reqs.push_back(std::move(req));

@@ -19,6 +19,10 @@ std::string systemName(const SystemSpec& s) {
   return "?";
 }
 
+bool sharesOriginalCapable(const SystemSpec& s) {
+  return s.mode == SolveMode::kTruncate || (s.mode == SolveMode::kDuet && s.step < 0);
+}
+
 namespace {
 std::optional<int> parseInt(std::string_view s) {
   int v = 0;
@@ -141,7 +145,7 @@ void recordToken(const TextModel& model, const SolveRequest& req, StageRecord& r
   rec.tokens.push_back(std::move(t));
 }
 
-// The truncated M0 stage cut from the stored original (SolveRequest::original), with the token
+// The M0 stage cut from the stored original (SolveRequest::original), with the token
 // events a run would have streamed, or nullopt when that cannot stand for a run of this model on
 // this prompt.
 struct CutStage {
@@ -280,11 +284,11 @@ Result<std::vector<ItemResult>> Solver::solveBatch(const std::vector<SolveReques
       prompts.push_back(rolePrompt(capable, m_exp.prompts.capable, r.question, ""));
       params.push_back(stageParams(m_exp.capableSampling, maxTokens, r.seed, r));
     }
-    // The truncation baseline cut from stored originals where it can be; M0 runs for the rest.
+    // M0's stage taken from the original's where it can be; M0 runs for the rest.
     std::vector<std::optional<CutStage>> cut(n);
     std::vector<size_t> run;
     for (size_t i = 0; i < n; ++i) {
-      if (sys.mode == SolveMode::kTruncate) cut[i] = cutOriginal(capable, prompts[i], params[i], reqs[i]);
+      if (sharesOriginalCapable(sys)) cut[i] = cutOriginal(capable, prompts[i], params[i], reqs[i]);
       if (!cut[i]) run.push_back(i);
     }
     auto st = runStages(capable, "capable", prompts, params, run, reqs, onEvent, cancel);

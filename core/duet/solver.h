@@ -35,6 +35,9 @@ struct SystemSpec {
 // "duet@120", "duet@original", "original", "light", "truncate@512".
 std::string systemName(const SystemSpec& s);
 std::optional<SystemSpec> parseSystemName(std::string_view name);
+// Systems whose M stage is the "original" system's M0 run (same model, prompt and seed) or its
+// first N tokens: duet@original and truncate@N. SolveRequest::original can stand for it.
+bool sharesOriginalCapable(const SystemSpec& s);
 // CLI form: "duet", "original", "light", "truncate:N".
 std::optional<SolveMode> parseModeName(std::string_view name, int* budget = nullptr);
 
@@ -61,12 +64,13 @@ struct SolveRequest {
   uint64_t seed = 0;
   bool keepTokens = true;     // keep per-token records (logprobs, alternatives) in the result
   int topAlternatives = 5;
-  // truncate: M0's stage of the "original" system on the same question and seed. The truncated
-  // stage is then its first tokens (replay(): the output, stop reason and token records that
-  // generating them again gives) instead of a second run of M0; its timings are the original's for
-  // those tokens (TTFT and decode rate, wall = TTFT + (n - 1) / rate). Used only when it is this
-  // model's output on this prompt with its token ids (tokenIds, or kept tokens; kept tokens when
-  // this request keeps them); else M0 runs.
+  // M0's stage of the "original" system on the same question and seed, for the systems of
+  // sharesOriginalCapable(). Their M stage is then its tokens up to this system's budget
+  // (replay(): the output, stop reason and token records that generating them again gives)
+  // instead of a second run of M0; its timings are the original's for those tokens (TTFT and
+  // decode rate, wall = TTFT + (n - 1) / rate). Used only when it is this model's output on this
+  // prompt with its token ids (tokenIds, or kept tokens; kept tokens when this request keeps
+  // them); else M0 runs.
   const StageRecord* original = nullptr;
 };
 

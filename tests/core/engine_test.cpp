@@ -212,12 +212,12 @@ TEST_F(EngineTest, BatchedSolvingEqualsOneByOne) {
   EXPECT_FALSE(solver.solveBatch(mixed).ok());
 }
 
-// The truncation baseline cut from the run's stored originals is what running M0 again at each
-// budget gives: the same tokens, text, stop reason, signal, m's answer and verdict, one by one and
+// The truncation baselines and duet@original cut from the run's originals are what running M0
+// again gives: the same tokens, text, stop reason, signal, m's answer and verdict, one by one and
 // in batches, from stored token records or (runs that keep none) from the ids of this process. Cut stages
 // carry the original's measured TTFT and decode rate (two measurements never agree to the bit), so the test
 // also sees that the cut was taken.
-TEST_F(EngineTest, TruncationBaselineIsCutFromTheStoredOriginal) {
+TEST_F(EngineTest, BaselinesCutFromTheOriginalEqualRunningM0Again) {
   auto e = loadExperiment((s_dir / "experiment.json").string());
   ASSERT_TRUE(e.ok()) << e.message();
   auto d = loadDataset((s_dir / "data.jsonl").string());
@@ -231,21 +231,22 @@ TEST_F(EngineTest, TruncationBaselineIsCutFromTheStoredOriginal) {
     EvalOptions cut;
     cut.keepTokens = keep;
     cut.checkpointSteps = {10};
-    cut.baselines = {"original"};
+    cut.baselines = {"duet@original", "original"};  // the original runs first all the same
     cut.truncateBudgets = {1, 4, 9, 40};  // 40: past the capable max_tokens of 24
     cut.seed = 3;
     cut.limit = 6;
     cut.batch = batch;
     EvalOptions fresh = cut;
-    fresh.baselines.clear();
+    fresh.baselines = {"duet@original"};
     auto a = ev.start(*e, *d, cut), b = ev.start(*e, *d, fresh);
     ASSERT_TRUE(a.ok() && b.ok());
     auto orig = (*store)->items(*a, "original", true);
     ASSERT_TRUE(orig.ok());
     ASSERT_EQ(orig->size(), 6u);
     int cuts = 0, compared = 0;
-    for (int budget : cut.truncateBudgets) {
-      const std::string sys = "truncate@" + std::to_string(budget);
+    std::vector<std::string> systems = {"duet@original"};
+    for (int budget : cut.truncateBudgets) systems.push_back("truncate@" + std::to_string(budget));
+    for (const std::string& sys : systems) {
       auto x = (*store)->items(*a, sys, true), y = (*store)->items(*b, sys, true);
       ASSERT_TRUE(x.ok() && y.ok());
       ASSERT_EQ(x->size(), 6u);
@@ -278,7 +279,7 @@ TEST_F(EngineTest, TruncationBaselineIsCutFromTheStoredOriginal) {
         compared += pc.stopReason == "truncated";
       }
     }
-    EXPECT_EQ(cuts, 24) << "batch " << batch;
+    EXPECT_EQ(cuts, 30) << "batch " << batch;
     EXPECT_GE(compared, 12) << "too few items were cut short: the budgets test little";
   }
 }
